@@ -1,0 +1,87 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (see DESIGN.md): each target knows only the targets below it.
+//
+//   medledger, medledger-inspect   (executables)
+//   MedLedgerInspect               (inspector library)
+//   MedLedgerWire                  (frames, messages, canonical codec)
+//   MedLedgerCrypto                (typed Swift over OpenSSL)
+//   CZlib, COpenSSL                (system libraries)
+
+let package = Package(
+    name: "MedLedger",
+    products: [
+        .executable(name: "medledger", targets: ["medledger"]),
+        .executable(name: "medledger-inspect", targets: ["medledger-inspect"]),
+        .library(name: "MedLedgerCrypto", targets: ["MedLedgerCrypto"]),
+        .library(name: "MedLedgerWire", targets: ["MedLedgerWire"]),
+        .library(name: "MedLedgerInspect", targets: ["MedLedgerInspect"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // MARK: System libraries
+
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
+        // MARK: Libraries
+
+        .target(
+            name: "MedLedgerCrypto",
+            dependencies: ["COpenSSL"]
+        ),
+        .target(
+            name: "MedLedgerWire",
+            dependencies: ["MedLedgerCrypto", "CZlib"]
+        ),
+        .target(
+            name: "MedLedgerInspect",
+            dependencies: ["MedLedgerWire", "MedLedgerCrypto"]
+        ),
+
+        // MARK: Executables
+
+        .executableTarget(
+            name: "medledger",
+            dependencies: [
+                "MedLedgerCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "medledger-inspect",
+            dependencies: [
+                "MedLedgerInspect",
+                "MedLedgerCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Tests
+
+        .testTarget(
+            name: "MedLedgerCryptoTests",
+            dependencies: ["MedLedgerCrypto"]
+        ),
+        .testTarget(
+            name: "MedLedgerWireTests",
+            dependencies: ["MedLedgerWire"]
+        ),
+        .testTarget(
+            name: "MedLedgerInspectTests",
+            dependencies: ["MedLedgerInspect"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

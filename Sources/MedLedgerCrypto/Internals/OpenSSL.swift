@@ -1,0 +1,258 @@
+internal import COpenSSL
+
+// The one file in MedLedger that calls OpenSSL.
+//
+// Each wrapper below names the C functions it maps to. Everything above this
+// file works with typed Swift values and `CryptoError`; nothing else imports
+// COpenSSL. Wrappers that cannot fail for any reason but a broken library or
+// memory exhaustion trap with OpenSSL's reason instead of throwing, so callers
+// are not burdened with errors they cannot handle.
+
+/// Namespace for the thin wrappers over OpenSSL's C API.
+enum OpenSSL {
+    // MARK: Errors
+
+    /// Drains this thread's OpenSSL error queue (`ERR_get_error`) and renders
+    /// every entry with `ERR_error_string_n`, oldest first; nil if the queue was empty.
+    static func drainErrorQueue() -> String? {
+        var reasons: [String] = []
+        while case let code = ERR_get_error(), code != 0 {
+            var buffer = [CChar](repeating: 0, count: 256)
+            ERR_error_string_n(code, &buffer, buffer.count)
+            let text = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+            reasons.append(String(decoding: text, as: UTF8.self))
+        }
+        return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
+    }
+
+    /// Empties this thread's error queue (`ERR_clear_error`) so that a failure
+    /// reports only what the current operation pushed.
+    static func clearErrorQueue() {
+        ERR_clear_error()
+    }
+
+    /// A `CryptoError` with code `.openSSL` for a failed C call, carrying the drained error queue.
+    static func failure(_ function: String, file: String = #fileID, line: Int = #line) -> CryptoError {
+        CryptoError(
+            code: .openSSL,
+            message: "\(function) failed",
+            openSSLReason: drainErrorQueue(),
+            file: file,
+            line: line
+        )
+    }
+
+    /// Traps with OpenSSL's reason: for calls whose failure leaves no safe way on.
+    static func fatal(_ function: String, file: StaticString = #fileID, line: UInt = #line) -> Never {
+        fatalError("\(function) failed: \(drainErrorQueue() ?? "no OpenSSL reason given")", file: file, line: line)
+    }
+
+    /// The largest length passed to one OpenSSL call taking an `int` length;
+    /// longer inputs are fed in chunks of this size.
+    static let maximumChunk = 1 << 30
+
+    // MARK: SHA-256
+
+    /// Length of a SHA-256 digest in bytes (`SHA256_DIGEST_LENGTH`).
+    static let sha256DigestLength = Int(SHA256_DIGEST_LENGTH)
+
+    /// One-shot SHA-256: `EVP_Digest(data, count, out, &outLength, EVP_sha256(), NULL)`.
+    static func sha256(_ data: UnsafeRawBufferPointer) -> [UInt8] {
+        guard data.count <= maximumChunk else {
+            // EVP_Digest takes a size_t, but keep very large inputs on the streaming path.
+            let context = SHA256Context()
+            context.update(data)
+            return context.finalize()
+        }
+        return [UInt8](unsafeUninitializedCapacity: sha256DigestLength) { output, initialized in
+            var outLength: UInt32 = 0
+            guard EVP_Digest(data.baseAddress, data.count, output.baseAddress, &outLength, EVP_sha256(), nil) == 1,
+                Int(outLength) == sha256DigestLength
+            else { fatal("EVP_Digest") }
+            initialized = sha256DigestLength
+        }
+    }
+
+    /// A SHA-256 `EVP_MD_CTX`: created with `EVP_MD_CTX_new` and `EVP_DigestInit_ex`,
+    /// freed with `EVP_MD_CTX_free`.
+    final class SHA256Context {
+        private let context: OpaquePointer
+
+        /// `EVP_MD_CTX_new`, then `EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)`.
+        init() {
+            guard let context = EVP_MD_CTX_new() else { OpenSSL.fatal("EVP_MD_CTX_new") }
+            self.context = context
+            guard EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else { OpenSSL.fatal("EVP_DigestInit_ex") }
+        }
+
+        /// `EVP_MD_CTX_new`, then `EVP_MD_CTX_copy_ex(new, other)`: an independent copy of the state.
+        init(copying other: SHA256Context) {
+            guard let context = EVP_MD_CTX_new() else { OpenSSL.fatal("EVP_MD_CTX_new") }
+            self.context = context
+            guard EVP_MD_CTX_copy_ex(context, other.context) == 1 else { OpenSSL.fatal("EVP_MD_CTX_copy_ex") }
+        }
+
+        deinit {
+            EVP_MD_CTX_free(context)
+        }
+
+        /// `EVP_DigestUpdate(ctx, data, count)`, in chunks of at most `maximumChunk` bytes.
+        func update(_ data: UnsafeRawBufferPointer) {
+            guard var base = data.baseAddress else { return }
+            var remaining = data.count
+            while remaining > 0 {
+                let chunk = min(remaining, OpenSSL.maximumChunk)
+                guard EVP_DigestUpdate(context, base, chunk) == 1 else { OpenSSL.fatal("EVP_DigestUpdate") }
+                base += chunk
+                remaining -= chunk
+            }
+        }
+
+        /// `EVP_DigestFinal_ex(ctx, out, &outLength)`. The context is spent afterwards.
+        func finalize() -> [UInt8] {
+            [UInt8](unsafeUninitializedCapacity: OpenSSL.sha256DigestLength) { output, initialized in
+                var outLength: UInt32 = 0
+                guard EVP_DigestFinal_ex(context, output.baseAddress, &outLength) == 1,
+                    Int(outLength) == OpenSSL.sha256DigestLength
+                else { OpenSSL.fatal("EVP_DigestFinal_ex") }
+                initialized = OpenSSL.sha256DigestLength
+            }
+        }
+    }
+
+    // MARK: AES-256-GCM
+
+    /// Length of an AES-256-GCM authentication tag in bytes.
+    static let gcmTagLength = 16
+
+    /// AES-256-GCM encryption with a 96-bit nonce; returns ciphertext followed by the 16-byte tag.
+    ///
+    /// `EVP_CIPHER_CTX_new`, `EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce)`,
+    /// `EVP_EncryptUpdate(ctx, NULL, &n, aad, aadLength)`, `EVP_EncryptUpdate(ctx, out, &n, in, inLength)`,
+    /// `EVP_EncryptFinal_ex`, `EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag)`, `EVP_CIPHER_CTX_free`.
+    /// The caller has checked that `key` is 32 bytes and `nonce` 12.
+    static func aes256GCMSeal(key: [UInt8], nonce: [UInt8], plaintext: [UInt8], aad: [UInt8]) throws -> [UInt8] {
+        precondition(key.count == 32 && nonce.count == 12, "caller validates key and nonce lengths")
+        clearErrorQueue()
+        guard let context = EVP_CIPHER_CTX_new() else { throw failure("EVP_CIPHER_CTX_new") }
+        defer { EVP_CIPHER_CTX_free(context) }
+
+        guard EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+            throw failure("EVP_EncryptInit_ex")
+        }
+        try cipherUpdate(context, output: nil, input: aad[...], function: "EVP_EncryptUpdate (AAD)", EVP_EncryptUpdate)
+
+        return try [UInt8](unsafeUninitializedCapacity: plaintext.count + gcmTagLength) { output, initialized in
+            let ciphertext = UnsafeMutableBufferPointer(rebasing: output[..<plaintext.count])
+            try cipherUpdate(
+                context, output: ciphertext, input: plaintext[...], function: "EVP_EncryptUpdate", EVP_EncryptUpdate)
+
+            // GCM writes nothing at final; give it a block-sized scratch buffer anyway.
+            var scratch = [UInt8](repeating: 0, count: 16)
+            var written: Int32 = 0
+            guard EVP_EncryptFinal_ex(context, &scratch, &written) == 1, written == 0 else {
+                throw failure("EVP_EncryptFinal_ex")
+            }
+            let tag = UnsafeMutableBufferPointer(rebasing: output[plaintext.count...])
+            guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(gcmTagLength), tag.baseAddress) == 1 else {
+                throw failure("EVP_CIPHER_CTX_ctrl (EVP_CTRL_GCM_GET_TAG)")
+            }
+            initialized = plaintext.count + gcmTagLength
+        }
+    }
+
+    /// AES-256-GCM decryption of ciphertext followed by its 16-byte tag.
+    ///
+    /// `EVP_CIPHER_CTX_new`, `EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce)`,
+    /// `EVP_DecryptUpdate` (AAD, then ciphertext), `EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag)`,
+    /// `EVP_DecryptFinal_ex` (which checks the tag), `EVP_CIPHER_CTX_free`.
+    /// Returns nil when the tag does not verify; no plaintext is released then.
+    /// The caller has checked the key and nonce lengths and that the input holds at least a tag.
+    static func aes256GCMOpen(
+        key: [UInt8],
+        nonce: [UInt8],
+        ciphertextAndTag: [UInt8],
+        aad: [UInt8]
+    ) throws -> [UInt8]? {
+        precondition(key.count == 32 && nonce.count == 12, "caller validates key and nonce lengths")
+        precondition(ciphertextAndTag.count >= gcmTagLength, "caller validates the input holds a tag")
+        clearErrorQueue()
+        guard let context = EVP_CIPHER_CTX_new() else { throw failure("EVP_CIPHER_CTX_new") }
+        defer { EVP_CIPHER_CTX_free(context) }
+
+        guard EVP_DecryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+            throw failure("EVP_DecryptInit_ex")
+        }
+        try cipherUpdate(context, output: nil, input: aad[...], function: "EVP_DecryptUpdate (AAD)", EVP_DecryptUpdate)
+
+        let ciphertextCount = ciphertextAndTag.count - gcmTagLength
+        var tag = Array(ciphertextAndTag[ciphertextCount...])
+        var authentic = false
+        let plaintext = try [UInt8](unsafeUninitializedCapacity: ciphertextCount) { output, initialized in
+            let input = ciphertextAndTag[..<ciphertextCount]
+            try cipherUpdate(context, output: output, input: input, function: "EVP_DecryptUpdate", EVP_DecryptUpdate)
+            initialized = ciphertextCount
+
+            guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(gcmTagLength), &tag) == 1 else {
+                throw failure("EVP_CIPHER_CTX_ctrl (EVP_CTRL_GCM_SET_TAG)")
+            }
+            var scratch = [UInt8](repeating: 0, count: 16)
+            var written: Int32 = 0
+            authentic = EVP_DecryptFinal_ex(context, &scratch, &written) == 1
+            if !authentic {
+                // Do not let unauthenticated plaintext outlive this call.
+                output.update(repeating: 0)
+            }
+        }
+        // A failed tag check pushes nothing useful; make sure nothing stale lingers.
+        clearErrorQueue()
+        return authentic ? plaintext : nil
+    }
+
+    /// The signature shared by `EVP_EncryptUpdate` and `EVP_DecryptUpdate`.
+    private typealias CipherUpdate = (
+        OpaquePointer?, UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<Int32>?, UnsafePointer<UInt8>?, Int32
+    ) -> Int32
+
+    /// Feeds `input` to `update` in `int`-sized chunks. With `output` nil the input is
+    /// associated data; otherwise the transformed bytes fill `output` (same length as `input`).
+    /// Empty input makes no call at all: OpenSSL 3's GCM treats a NULL input as "finalise".
+    private static func cipherUpdate(
+        _ context: OpaquePointer,
+        output: UnsafeMutableBufferPointer<UInt8>?,
+        input: ArraySlice<UInt8>,
+        function: String,
+        _ update: CipherUpdate
+    ) throws {
+        guard !input.isEmpty else { return }
+        try input.withUnsafeBufferPointer { input in
+            var offset = 0
+            while offset < input.count {
+                let chunk = min(input.count - offset, maximumChunk)
+                var written: Int32 = 0
+                let target = output.map { $0.baseAddress! + offset }
+                guard update(context, target, &written, input.baseAddress! + offset, Int32(chunk)) == 1 else {
+                    throw failure(function)
+                }
+                // GCM is a stream mode: every ciphertext byte comes out at once.
+                guard target == nil || Int(written) == chunk else { throw failure(function) }
+                offset += chunk
+            }
+        }
+    }
+
+    // MARK: Random
+
+    /// Fills `buffer` from OpenSSL's CSPRNG with `RAND_bytes`, in `int`-sized chunks.
+    /// Traps if the generator fails: continuing without randomness is never safe.
+    static func randomBytes(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard var base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        var remaining = buffer.count
+        while remaining > 0 {
+            let chunk = min(remaining, maximumChunk)
+            guard RAND_bytes(base, Int32(chunk)) == 1 else { fatal("RAND_bytes") }
+            base += chunk
+            remaining -= chunk
+        }
+    }
+}

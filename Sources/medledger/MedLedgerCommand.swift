@@ -1,0 +1,13 @@
+import ArgumentParser
+import MedLedgerCrypto
+
+/// The `medledger` command: runs and talks to a MedLedger network.
+@main
+struct MedLedgerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "medledger",
+        abstract: "Run and use MedLedger, the permissioned ledger that healthcare facilities share.",
+        version: MedLedgerBuildInfo.version,
+        subcommands: [DemoCommand.self, VersionCommand.self]
+    )
+}
