@@ -1,0 +1,93 @@
+import Foundation
+import MedLedgerWire
+
+/// Reads and writes Protocol/vectors/, found from this file's path so tests run from any directory.
+enum VectorFiles {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Protocol/vectors", isDirectory: true)
+
+    /// Whether this run should rewrite the vector files from the catalog.
+    static var regenerating: Bool { ProcessInfo.processInfo.environment["MEDLEDGER_WRITE_VECTORS"] == "1" }
+
+    /// The names (without extension) of every `.hex` file.
+    static func names() throws -> [String] {
+        if regenerating { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+        return try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .filter { $0.hasSuffix(".hex") }
+            .map { String($0.dropLast(4)) }
+            .sorted()
+    }
+
+    /// A `.hex` file's bytes: `#` lines and whitespace ignored.
+    static func hex(_ name: String) throws -> [UInt8] {
+        let text = try String(contentsOf: directory.appendingPathComponent(name + ".hex"), encoding: .utf8)
+        let digits = text.split(separator: "\n")
+            .filter { !$0.hasPrefix("#") }
+            .joined()
+            .filter { !$0.isWhitespace }
+        guard let bytes = Hex.decode(digits) else { throw VectorFileError.badHex(name) }
+        return bytes
+    }
+
+    static func json(_ name: String) throws -> JSONValue {
+        let text = try String(contentsOf: directory.appendingPathComponent(name + ".json"), encoding: .utf8)
+        return try JSONValue(parsing: text)
+    }
+
+    /// The `.hex` layout: a comment, the 16-byte header on its own line, then the payload in lines
+    /// of 32 bytes with a space every 4 bytes.
+    static func hexText(_ bytes: [UInt8], summary: String) -> String {
+        var lines = ["# \(summary)"]
+        func line(_ chunk: ArraySlice<UInt8>) -> String {
+            stride(from: chunk.startIndex, to: chunk.endIndex, by: 4)
+                .map { Hex.encode(chunk[$0..<min($0 + 4, chunk.endIndex)]) }
+                .joined(separator: " ")
+        }
+        let headerEnd = min(16, bytes.count)
+        lines.append(line(bytes[0..<headerEnd]))
+        var index = headerEnd
+        while index < bytes.count {
+            let end = min(index + 32, bytes.count)
+            lines.append(line(bytes[index..<end]))
+            index = end
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func write(_ name: String, bytes: [UInt8], summary: String, json: JSONValue) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try hexText(bytes, summary: summary).write(
+            to: directory.appendingPathComponent(name + ".hex"), atomically: true, encoding: .utf8)
+        try (json.prettyDescription + "\n").write(
+            to: directory.appendingPathComponent(name + ".json"), atomically: true, encoding: .utf8)
+    }
+
+    static func remove(_ name: String) throws {
+        for ext in ["hex", "json"] {
+            let url = directory.appendingPathComponent("\(name).\(ext)")
+            if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
+        }
+    }
+}
+
+enum VectorFileError: Error {
+    case badHex(String)
+}
+
+extension JSONValue {
+    /// An object with `member` added (or replaced).
+    func adding(_ key: String, _ value: JSONValue) -> JSONValue {
+        guard case .object(var members) = self else { return self }
+        members.removeAll { $0.0 == key }
+        members.append((key, value))
+        return .object(members)
+    }
+
+    /// An object without `member`.
+    func removing(_ key: String) -> JSONValue {
+        guard case .object(var members) = self else { return self }
+        members.removeAll { $0.0 == key }
+        return .object(members)
+    }
+}
