@@ -50,6 +50,12 @@ let package = Package(
             dependencies: ["MedLedgerWire", "MedLedgerCrypto"]
         ),
 
+        // Shared by the test targets only (vector files, paths); never part of a product.
+        .target(
+            name: "MedLedgerTestSupport",
+            dependencies: ["MedLedgerWire"]
+        ),
+
         // MARK: Executables
 
         .executableTarget(
@@ -76,11 +82,11 @@ let package = Package(
         ),
         .testTarget(
             name: "MedLedgerWireTests",
-            dependencies: ["MedLedgerWire"]
+            dependencies: ["MedLedgerWire", "MedLedgerTestSupport"]
         ),
         .testTarget(
             name: "MedLedgerInspectTests",
-            dependencies: ["MedLedgerInspect"]
+            dependencies: ["MedLedgerInspect", "MedLedgerTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

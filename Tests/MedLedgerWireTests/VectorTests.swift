@@ -1,3 +1,4 @@
+import MedLedgerTestSupport
 import MedLedgerWire
 import Testing
 
@@ -5,20 +6,14 @@ import Testing
 /// then inflate and decode.
 func decodeVector(_ bytes: [UInt8], sealing: JSONValue?) throws -> DecodedFrame {
     let frame = try Frame.parseSingle(bytes)
-    var opener: FrameOpener?
-    if let sealing {
-        guard case .string(let line)? = sealing["key_log"], case .string(let direction)? = sealing["direction"],
-            case .integer(let sequence)? = sealing["sequence"], let entry = try KeyLog.parse(line).values.first,
-            let direction = Direction(rawValue: direction)
-        else { throw VectorFileError.badHex("sealed member") }
-        opener = try FrameOpener(key: entry.key(for: direction).bytes, nextSequence: UInt64(sequence))
-    }
+    var opener = try VectorSealing(sealing)?.opener
     do {
         return try frame.decode(opener: &opener)
-    } catch .wire(let error) {
-        throw error
     } catch {
-        throw VectorFileError.badHex("sealed frame without a key")
+        switch error {
+        case .wire(let error): throw error
+        case .sealedWithoutKey: throw VectorFileError.badSealedMember("the frame is sealed and the vector has no key")
+        }
     }
 }
 

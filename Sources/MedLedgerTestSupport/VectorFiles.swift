@@ -2,16 +2,18 @@ import Foundation
 import MedLedgerWire
 
 /// Reads and writes Protocol/vectors/, found from this file's path so tests run from any directory.
-enum VectorFiles {
-    static let directory = URL(fileURLWithPath: #filePath)
+///
+/// Test support only: shared by the wire and inspector tests, never linked into a product.
+public enum VectorFiles {
+    public static let directory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Protocol/vectors", isDirectory: true)
 
     /// Whether this run should rewrite the vector files from the catalog.
-    static var regenerating: Bool { ProcessInfo.processInfo.environment["MEDLEDGER_WRITE_VECTORS"] == "1" }
+    public static var regenerating: Bool { ProcessInfo.processInfo.environment["MEDLEDGER_WRITE_VECTORS"] == "1" }
 
     /// The names (without extension) of every `.hex` file.
-    static func names() throws -> [String] {
+    public static func names() throws -> [String] {
         if regenerating { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
         return try FileManager.default.contentsOfDirectory(atPath: directory.path)
             .filter { $0.hasSuffix(".hex") }
@@ -20,7 +22,7 @@ enum VectorFiles {
     }
 
     /// A `.hex` file's bytes: `#` lines and whitespace ignored.
-    static func hex(_ name: String) throws -> [UInt8] {
+    public static func hex(_ name: String) throws -> [UInt8] {
         let text = try String(contentsOf: directory.appendingPathComponent(name + ".hex"), encoding: .utf8)
         let digits = text.split(separator: "\n")
             .filter { !$0.hasPrefix("#") }
@@ -30,7 +32,7 @@ enum VectorFiles {
         return bytes
     }
 
-    static func json(_ name: String) throws -> JSONValue {
+    public static func json(_ name: String) throws -> JSONValue {
         let text = try String(contentsOf: directory.appendingPathComponent(name + ".json"), encoding: .utf8)
         return try JSONValue(parsing: text)
     }
@@ -55,7 +57,7 @@ enum VectorFiles {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func write(_ name: String, bytes: [UInt8], summary: String, json: JSONValue) throws {
+    public static func write(_ name: String, bytes: [UInt8], summary: String, json: JSONValue) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try hexText(bytes, summary: summary).write(
             to: directory.appendingPathComponent(name + ".hex"), atomically: true, encoding: .utf8)
@@ -63,7 +65,7 @@ enum VectorFiles {
             to: directory.appendingPathComponent(name + ".json"), atomically: true, encoding: .utf8)
     }
 
-    static func remove(_ name: String) throws {
+    public static func remove(_ name: String) throws {
         for ext in ["hex", "json"] {
             let url = directory.appendingPathComponent("\(name).\(ext)")
             if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
@@ -71,13 +73,22 @@ enum VectorFiles {
     }
 }
 
-enum VectorFileError: Error {
+/// A vector file that cannot be used.
+public enum VectorFileError: Error, CustomStringConvertible {
     case badHex(String)
+    case badSealedMember(String)
+
+    public var description: String {
+        switch self {
+        case .badHex(let name): "\(name).hex is not valid hex"
+        case .badSealedMember(let detail): "bad sealed member: \(detail)"
+        }
+    }
 }
 
 extension JSONValue {
     /// An object with `member` added (or replaced).
-    func adding(_ key: String, _ value: JSONValue) -> JSONValue {
+    public func adding(_ key: String, _ value: JSONValue) -> JSONValue {
         guard case .object(var members) = self else { return self }
         members.removeAll { $0.0 == key }
         members.append((key, value))
@@ -85,9 +96,39 @@ extension JSONValue {
     }
 
     /// An object without `member`.
-    func removing(_ key: String) -> JSONValue {
+    public func removing(_ key: String) -> JSONValue {
         guard case .object(var members) = self else { return self }
         members.removeAll { $0.0 == key }
         return .object(members)
+    }
+}
+
+/// The `sealed` member of a vector: which key log entry, direction and sequence open it.
+public struct VectorSealing: Sendable {
+    public var entry: KeyLogEntry
+    public var direction: Direction
+    public var sequence: UInt64
+
+    /// Reads a `sealed` member; nil when there is none.
+    public init?(_ member: JSONValue?) throws {
+        guard let member else { return nil }
+        guard case .string(let line)? = member["key_log"] else { throw VectorFileError.badSealedMember("no key_log") }
+        guard case .string(let name)? = member["direction"], let direction = Direction(rawValue: name) else {
+            throw VectorFileError.badSealedMember("direction must be i2r or r2i")
+        }
+        guard case .integer(let sequence)? = member["sequence"], sequence >= 0 else {
+            throw VectorFileError.badSealedMember("no sequence")
+        }
+        guard let entry = try KeyLog.parse(line).values.first else {
+            throw VectorFileError.badSealedMember("key_log has no MEDLEDGER_V1 line")
+        }
+        self.entry = entry
+        self.direction = direction
+        self.sequence = UInt64(sequence)
+    }
+
+    /// An opener positioned at this frame's sequence.
+    public var opener: FrameOpener {
+        try! FrameOpener(key: entry.key(for: direction).bytes, nextSequence: sequence)
     }
 }
