@@ -86,7 +86,8 @@ let package = Package(
         ),
         .testTarget(
             name: "MedLedgerInspectTests",
-            dependencies: ["MedLedgerInspect", "MedLedgerTestSupport"]
+            dependencies: ["MedLedgerInspect", "MedLedgerTestSupport"],
+            exclude: ["Golden"]
         ),
     ],
     swiftLanguageModes: [.v6]

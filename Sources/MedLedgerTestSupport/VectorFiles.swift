@@ -25,7 +25,7 @@ public enum VectorFiles {
     public static func hex(_ name: String) throws -> [UInt8] {
         let text = try String(contentsOf: directory.appendingPathComponent(name + ".hex"), encoding: .utf8)
         let digits = text.split(separator: "\n")
-            .filter { !$0.hasPrefix("#") }
+            .filter { !$0.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") }
             .joined()
             .filter { !$0.isWhitespace }
         guard let bytes = Hex.decode(digits) else { throw VectorFileError.badHex(name) }

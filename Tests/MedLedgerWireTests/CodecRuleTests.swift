@@ -24,7 +24,7 @@ struct CodecRuleTests {
             [0xF4, 0x90, 0x80, 0x80], [0xC3], [0xFF], [0x80],
         ] as [[UInt8]])
     func invalidUTF8(raw: [UInt8]) {
-        expectWireError(.invalidUTF8, offset: 0) { try string(raw) }
+        expectWireError(.invalidUTF8, offset: 0) { _ = try string(raw) }
     }
 
     @Test("limits are checked before allocating: a 4 GiB length or count fails at once")
@@ -68,7 +68,7 @@ struct CodecRuleTests {
             voteType: .prevote, height: 1, round: 0, blockHash: nil, timestamp: 0, validator: .zero,
             signature: Bytes64(repeating: 0))
         let bytes = [EvidenceKind.duplicateVote.rawValue] + vote.canonicalBytes + vote.canonicalBytes
-        expectWireError(.nonCanonical, offset: 1 + vote.canonicalBytes.count) { try Evidence(canonicalBytes: bytes) }
+        expectWireError(.nonCanonical, offset: 1 + vote.canonicalBytes.count) { _ = try Evidence(canonicalBytes: bytes) }
     }
 }
 

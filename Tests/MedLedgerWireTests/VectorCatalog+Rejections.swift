@@ -92,6 +92,10 @@ extension VectorCatalog {
                 bytes: raw(type: 0x10, payload: pingPayload, crc: Zlib.crc32(Array(message(.ping, pingPayload).prefix(12))) &+ 1),
                 expected: (.headerChecksumMismatch, .frame, 12)),
             Rejection(
+                name: "coinciding-checksum-and-version", summary: "version 2 with the CRC of version 1: the CRC is checked first",
+                bytes: raw(type: 0x10, payload: pingPayload, version: 2, crc: Zlib.crc32(Array(message(.ping, pingPayload).prefix(12)))),
+                expected: (.headerChecksumMismatch, .frame, 12)),
+            Rejection(
                 name: "unsupported-version", summary: "protocol version 2 (CRC correct)",
                 bytes: raw(type: 0x10, payload: pingPayload, version: 2), expected: (.unsupportedVersion, .frame, 4)),
             Rejection(
@@ -177,6 +181,12 @@ extension VectorCatalog {
                 bytes: sealedPing, expected: (.decryptionFailed, .frame, 16),
                 sealing: Sealing(direction: .responderToInitiator, sequence: 1)),
             Rejection(
+                name: "sealed-decompression-failed", summary: "compressed and sealed PING whose zlib stream is corrupt inside the ciphertext",
+                bytes: sealedRaw(
+                    .ping, plaintext: compressedPayload(declared: 8, stream: [0, 0] + pingStream.dropFirst(2)), flags: .compressed,
+                    .initiatorToResponder, sequence: 1),
+                expected: (.decompressionFailed, .frame, 20), sealing: i2r1),
+            Rejection(
                 name: "sealed-message-error", summary: "sealed VOTE whose block_hash optional tag (offset 13) is 2",
                 bytes: sealedRaw(.vote, plaintext: Array(voteBytes.prefix(13)) + [2] + voteBytes.dropFirst(14), .initiatorToResponder, sequence: 1),
                 expected: (.invalidOptionalTag, .message, 13), sealing: i2r1),
@@ -231,6 +241,10 @@ extension VectorCatalog {
                 bytes: message(.clientError, bytes { $0.write(UInt64(1)); $0.write(UInt16(1)); $0.writeLengthPrefixed([0xED, 0xA0, 0x80]) }),
                 expected: (.invalidUTF8, .message, 10)),
             Rejection(
+                name: "invalid-utf8-above-max", summary: "DISCONNECT reason with F4 90 80 80 (above U+10FFFF)",
+                bytes: message(.disconnect, bytes { $0.write(UInt16(100)); $0.writeLengthPrefixed([0xF4, 0x90, 0x80, 0x80]) }),
+                expected: (.invalidUTF8, .message, 2)),
+            Rejection(
                 name: "invalid-chain-id-uppercase", summary: "HELLO chain id with an upper-case letter",
                 bytes: message(.hello, helloWith(chainID: Array("MedLedger".utf8))), expected: (.invalidChainID, .message, 3)),
             Rejection(
@@ -280,6 +294,10 @@ extension VectorCatalog {
                 name: "non-canonical-evidence-order", summary: "EVIDENCE with its two votes in the wrong order",
                 bytes: message(.evidence, swappedEvidence),
                 expected: (.nonCanonical, .message, 1 + evidence.voteB.canonicalBytes.count)),
+            Rejection(
+                name: "non-canonical-evidence-identical", summary: "EVIDENCE whose two votes are the same vote",
+                bytes: message(.evidence, [EvidenceKind.duplicateVote.rawValue] + evidence.voteA.canonicalBytes + evidence.voteA.canonicalBytes),
+                expected: (.nonCanonical, .message, 1 + evidence.voteA.canonicalBytes.count)),
         ]
     }
 }

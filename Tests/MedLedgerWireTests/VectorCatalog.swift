@@ -147,6 +147,9 @@ enum VectorCatalog {
                     Disconnect(
                         code: DisconnectReason.wrongChain.rawValue,
                         reason: "chain id \"medledger-prod\" expected — got \"medledger-vectors\" ✓"))),
+            plain(
+                "disconnect-reason-at-limit", "DISCONNECT whose reason is exactly 512 bytes (the limit)",
+                .disconnect(Disconnect(code: DisconnectReason.normal.rawValue, reason: String(repeating: "é", count: 256)))),
             plain("ping", "PING", .ping(Ping(nonce: 0x0102_0304_0506_0708))),
             plain("pong", "PONG echoing the PING nonce", .pong(Ping(nonce: 0x0102_0304_0506_0708))),
             sealed(
