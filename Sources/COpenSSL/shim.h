@@ -9,5 +9,6 @@
 #include <openssl/rand.h>
 #include <openssl/kdf.h>
 #include <openssl/crypto.h>
+#include <openssl/hmac.h>
 
 #endif

@@ -12,6 +12,12 @@ public struct CryptoError: Error, CustomStringConvertible, Sendable {
         /// Sealed data did not authenticate: its ciphertext, tag or associated data
         /// was changed, it is truncated, or the key or nonce is wrong.
         case authenticationFailed
+        /// A peer's public key cannot be used (for X25519: a low-order point).
+        case invalidPeerKey
+        /// A requested output length, or a parameter, is out of range.
+        case invalidLength
+        /// A key file is malformed, has unsafe permissions, or the passphrase is wrong.
+        case keyFile
         /// An OpenSSL call failed for a reason other than the above.
         case openSSL
 
@@ -21,6 +27,9 @@ public struct CryptoError: Error, CustomStringConvertible, Sendable {
             case .invalidKeyLength: "invalidKeyLength"
             case .invalidNonceLength: "invalidNonceLength"
             case .authenticationFailed: "authenticationFailed"
+            case .invalidPeerKey: "invalidPeerKey"
+            case .invalidLength: "invalidLength"
+            case .keyFile: "keyFile"
             case .openSSL: "openSSL"
             }
         }

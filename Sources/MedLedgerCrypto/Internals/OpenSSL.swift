@@ -120,24 +120,29 @@ enum OpenSSL {
         }
     }
 
-    // MARK: AES-256-GCM
+    // MARK: AES-GCM
 
-    /// Length of an AES-256-GCM authentication tag in bytes.
+    /// Length of an AES-GCM authentication tag in bytes.
     static let gcmTagLength = 16
 
-    /// AES-256-GCM encryption with a 96-bit nonce; returns ciphertext followed by the 16-byte tag.
+    /// `EVP_aes_128_gcm()` for 16-byte keys, `EVP_aes_256_gcm()` for 32-byte keys.
+    private static func gcmCipher(keyLength: Int) -> OpaquePointer? {
+        keyLength == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm()
+    }
+
+    /// AES-GCM encryption with a 96-bit nonce; returns ciphertext followed by the 16-byte tag.
     ///
-    /// `EVP_CIPHER_CTX_new`, `EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce)`,
+    /// `EVP_CIPHER_CTX_new`, `EVP_EncryptInit_ex(ctx, EVP_aes_{128,256}_gcm(), NULL, key, nonce)`,
     /// `EVP_EncryptUpdate(ctx, NULL, &n, aad, aadLength)`, `EVP_EncryptUpdate(ctx, out, &n, in, inLength)`,
     /// `EVP_EncryptFinal_ex`, `EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag)`, `EVP_CIPHER_CTX_free`.
-    /// The caller has checked that `key` is 32 bytes and `nonce` 12.
-    static func aes256GCMSeal(key: [UInt8], nonce: [UInt8], plaintext: [UInt8], aad: [UInt8]) throws -> [UInt8] {
-        precondition(key.count == 32 && nonce.count == 12, "caller validates key and nonce lengths")
+    /// The caller has checked that `key` is 16 or 32 bytes and `nonce` 12.
+    static func aesGCMSeal(key: [UInt8], nonce: [UInt8], plaintext: [UInt8], aad: [UInt8]) throws -> [UInt8] {
+        precondition((key.count == 16 || key.count == 32) && nonce.count == 12, "caller validates key and nonce lengths")
         clearErrorQueue()
         guard let context = EVP_CIPHER_CTX_new() else { throw failure("EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(context) }
 
-        guard EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+        guard EVP_EncryptInit_ex(context, gcmCipher(keyLength: key.count), nil, key, nonce) == 1 else {
             throw failure("EVP_EncryptInit_ex")
         }
         try cipherUpdate(context, output: nil, input: aad[...], function: "EVP_EncryptUpdate (AAD)", EVP_EncryptUpdate)
@@ -161,26 +166,26 @@ enum OpenSSL {
         }
     }
 
-    /// AES-256-GCM decryption of ciphertext followed by its 16-byte tag.
+    /// AES-GCM decryption of ciphertext followed by its 16-byte tag.
     ///
-    /// `EVP_CIPHER_CTX_new`, `EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce)`,
+    /// `EVP_CIPHER_CTX_new`, `EVP_DecryptInit_ex(ctx, EVP_aes_{128,256}_gcm(), NULL, key, nonce)`,
     /// `EVP_DecryptUpdate` (AAD, then ciphertext), `EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag)`,
     /// `EVP_DecryptFinal_ex` (which checks the tag), `EVP_CIPHER_CTX_free`.
     /// Returns nil when the tag does not verify; no plaintext is released then.
     /// The caller has checked the key and nonce lengths and that the input holds at least a tag.
-    static func aes256GCMOpen(
+    static func aesGCMOpen(
         key: [UInt8],
         nonce: [UInt8],
         ciphertextAndTag: [UInt8],
         aad: [UInt8]
     ) throws -> [UInt8]? {
-        precondition(key.count == 32 && nonce.count == 12, "caller validates key and nonce lengths")
+        precondition((key.count == 16 || key.count == 32) && nonce.count == 12, "caller validates key and nonce lengths")
         precondition(ciphertextAndTag.count >= gcmTagLength, "caller validates the input holds a tag")
         clearErrorQueue()
         guard let context = EVP_CIPHER_CTX_new() else { throw failure("EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(context) }
 
-        guard EVP_DecryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+        guard EVP_DecryptInit_ex(context, gcmCipher(keyLength: key.count), nil, key, nonce) == 1 else {
             throw failure("EVP_DecryptInit_ex")
         }
         try cipherUpdate(context, output: nil, input: aad[...], function: "EVP_DecryptUpdate (AAD)", EVP_DecryptUpdate)
@@ -254,5 +259,138 @@ enum OpenSSL {
             base += chunk
             remaining -= chunk
         }
+    }
+
+    // MARK: Ed25519 and X25519 (raw 32-byte keys)
+
+    /// An `EVP_PKEY` made from raw key bytes, freed with `EVP_PKEY_free`.
+    final class Key {
+        let pointer: OpaquePointer
+
+        /// `EVP_PKEY_new_raw_private_key(type, NULL, bytes, 32)`.
+        init(privateKey bytes: UnsafeRawBufferPointer, type: Int32) throws {
+            clearErrorQueue()
+            guard
+                let pointer = EVP_PKEY_new_raw_private_key(
+                    type, nil, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+            else { throw OpenSSL.failure("EVP_PKEY_new_raw_private_key") }
+            self.pointer = pointer
+        }
+
+        /// `EVP_PKEY_new_raw_public_key(type, NULL, bytes, 32)`.
+        init(publicKey bytes: [UInt8], type: Int32) throws {
+            clearErrorQueue()
+            guard let pointer = EVP_PKEY_new_raw_public_key(type, nil, bytes, bytes.count) else {
+                throw OpenSSL.failure("EVP_PKEY_new_raw_public_key")
+            }
+            self.pointer = pointer
+        }
+
+        deinit { EVP_PKEY_free(pointer) }
+
+        /// `EVP_PKEY_get_raw_public_key(pkey, out, &length)`.
+        func rawPublicKey() throws -> [UInt8] {
+            var length = 32
+            var out = [UInt8](repeating: 0, count: 32)
+            guard EVP_PKEY_get_raw_public_key(pointer, &out, &length) == 1, length == 32 else {
+                throw OpenSSL.failure("EVP_PKEY_get_raw_public_key")
+            }
+            return out
+        }
+    }
+
+    static let ed25519Type = EVP_PKEY_ED25519
+    static let x25519Type = EVP_PKEY_X25519
+
+    /// Ed25519 (pure, RFC 8032): `EVP_MD_CTX_new`, `EVP_DigestSignInit(ctx, NULL, NULL, NULL, pkey)`,
+    /// `EVP_DigestSign(ctx, sig, &64, message, length)`, `EVP_MD_CTX_free`.
+    static func ed25519Sign(key: Key, message: UnsafeRawBufferPointer) throws -> [UInt8] {
+        clearErrorQueue()
+        guard let context = EVP_MD_CTX_new() else { throw failure("EVP_MD_CTX_new") }
+        defer { EVP_MD_CTX_free(context) }
+        guard EVP_DigestSignInit(context, nil, nil, nil, key.pointer) == 1 else { throw failure("EVP_DigestSignInit") }
+        var signature = [UInt8](repeating: 0, count: 64)
+        var length = 64
+        let base = message.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard EVP_DigestSign(context, &signature, &length, base, message.count) == 1, length == 64 else {
+            throw failure("EVP_DigestSign")
+        }
+        return signature
+    }
+
+    /// `EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey)`, `EVP_DigestVerify(ctx, sig, 64, message, length)`.
+    /// False for any signature that does not verify; the error queue is cleared either way.
+    static func ed25519Verify(key: Key, signature: [UInt8], message: UnsafeRawBufferPointer) -> Bool {
+        guard let context = EVP_MD_CTX_new() else { fatal("EVP_MD_CTX_new") }
+        defer {
+            EVP_MD_CTX_free(context)
+            clearErrorQueue()
+        }
+        guard EVP_DigestVerifyInit(context, nil, nil, nil, key.pointer) == 1 else { return false }
+        let base = message.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        return EVP_DigestVerify(context, signature, signature.count, base, message.count) == 1
+    }
+
+    /// X25519 (RFC 7748): `EVP_PKEY_CTX_new(own, NULL)`, `EVP_PKEY_derive_init`,
+    /// `EVP_PKEY_derive_set_peer(ctx, peer)`, `EVP_PKEY_derive(ctx, out, &32)`.
+    /// OpenSSL refuses an all-zero result (a low-order peer key), which surfaces as a thrown error.
+    static func x25519Derive(own: Key, peer: Key, into output: UnsafeMutableRawBufferPointer) throws {
+        clearErrorQueue()
+        guard let context = EVP_PKEY_CTX_new(own.pointer, nil) else { throw failure("EVP_PKEY_CTX_new") }
+        defer { EVP_PKEY_CTX_free(context) }
+        guard EVP_PKEY_derive_init(context) == 1 else { throw failure("EVP_PKEY_derive_init") }
+        guard EVP_PKEY_derive_set_peer(context, peer.pointer) == 1 else { throw failure("EVP_PKEY_derive_set_peer") }
+        var length = output.count
+        guard EVP_PKEY_derive(context, output.baseAddress?.assumingMemoryBound(to: UInt8.self), &length) == 1,
+            length == 32
+        else { throw failure("EVP_PKEY_derive") }
+    }
+
+    // MARK: HMAC, scrypt, memory
+
+    /// HMAC-SHA256: `HMAC(EVP_sha256(), key, keyLength, data, dataLength, out, &outLength)`.
+    static func hmacSHA256(key: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer) -> [UInt8] {
+        precondition(key.count <= Int(Int32.max), "HMAC key too long")
+        return [UInt8](unsafeUninitializedCapacity: 32) { output, initialized in
+            var length: UInt32 = 0
+            // HMAC() treats a NULL key as "reuse the previous key": pass a valid pointer even when empty.
+            let emptyKey: [UInt8] = [0]
+            let keyPointer = key.count == 0 ? nil : key.baseAddress
+            let result = emptyKey.withUnsafeBytes { empty in
+                HMAC(
+                    EVP_sha256(), keyPointer ?? empty.baseAddress, Int32(key.count),
+                    data.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? empty.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    data.count, output.baseAddress, &length)
+            }
+            guard result != nil, length == 32 else { fatal("HMAC") }
+            initialized = 32
+        }
+    }
+
+    /// scrypt (RFC 7914): `EVP_PBE_scrypt(pass, passLength, salt, saltLength, N, r, p, maxmem, out, outLength)`.
+    static func scrypt(
+        passphrase: UnsafeRawBufferPointer, salt: [UInt8], n: UInt64, r: UInt64, p: UInt64,
+        into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        clearErrorQueue()
+        // 128 * r * N bytes for V, plus room for B and XY; allow that explicitly.
+        let maxMemory = 128 * r * n + 256 * r * p + 1 << 20
+        let ok = EVP_PBE_scrypt(
+            passphrase.baseAddress?.assumingMemoryBound(to: CChar.self), passphrase.count, salt, salt.count, n, r, p,
+            maxMemory, output.baseAddress?.assumingMemoryBound(to: UInt8.self), output.count)
+        guard ok == 1 else { throw failure("EVP_PBE_scrypt") }
+    }
+
+    /// Overwrites memory in a way the compiler cannot elide: `OPENSSL_cleanse(pointer, length)`.
+    static func cleanse(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        OPENSSL_cleanse(base, buffer.count)
+    }
+
+    /// Constant-time comparison of equal-length buffers: `CRYPTO_memcmp(a, b, length) == 0`.
+    static func constantTimeEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        guard a.count > 0 else { return true }
+        return CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0
     }
 }
