@@ -78,7 +78,8 @@ let package = Package(
 
         .testTarget(
             name: "MedLedgerCryptoTests",
-            dependencies: ["MedLedgerCrypto"]
+            dependencies: ["MedLedgerCrypto"],
+            exclude: ["Vectors"]
         ),
         .testTarget(
             name: "MedLedgerWireTests",
