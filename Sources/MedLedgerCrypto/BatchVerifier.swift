@@ -41,6 +41,9 @@ public enum BatchVerifier {
     public struct Result: Hashable, Sendable {
         /// Indices (into the batch) of the signatures that did not verify, ascending.
         public var failures: [Int]
+
+        public init(failures: [Int]) { self.failures = failures }
+
         /// Whether every signature verified.
         public var allValid: Bool { failures.isEmpty }
     }

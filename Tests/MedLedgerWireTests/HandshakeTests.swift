@@ -256,3 +256,38 @@ struct HandshakeVectorTests {
         #expect(onDisk == expected)
     }
 }
+
+@Suite("key log file")
+struct KeyLogWriterTests {
+    func temporaryPath(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("medledger-keylog-\(getpid())-\(name)").path
+    }
+
+    @Test("a new key log is created with mode 0600 and its lines parse back")
+    func createsPrivateFile() throws {
+        let path = temporaryPath("new")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var pair = HandshakePair()
+        let entry = try pair.run().initiator.keyLogEntry
+        let writer = try KeyLogWriter(path: path)
+        try writer.append(entry)
+        try writer.append(entry)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 2)
+        #expect(try KeyLog.parse(text)[entry.initiatorNonce] == entry)
+    }
+
+    @Test("an existing key log readable by others is refused with the chmod that fixes it")
+    func refusesOpenFile() throws {
+        let path = temporaryPath("open")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        FileManager.default.createFile(atPath: path, contents: Data(), attributes: [.posixPermissions: 0o644])
+        #expect {
+            _ = try KeyLogWriter(path: path)
+        } throws: { error in
+            (error as? KeyLogError)?.reason.contains("chmod 600 \(path)") == true
+        }
+    }
+}

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Synchronization
+
 /// One line of an operator's key log: the keys of one connection (Protocol/WIRE.md 4.4).
 public struct KeyLogEntry: Hashable, Sendable, CustomStringConvertible {
     /// The first word of a version 1 line.
@@ -29,9 +34,10 @@ public struct KeyLogEntry: Hashable, Sendable, CustomStringConvertible {
 
 /// A problem in a key log file, with the line it is on.
 public struct KeyLogError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The line the problem is on; 0 for a problem with the file itself.
     public var line: Int
     public var reason: String
-    public var description: String { "key log line \(line): \(reason)" }
+    public var description: String { line > 0 ? "key log line \(line): \(reason)" : reason }
 }
 
 /// Parses key log files: comments and other versions' lines are skipped, malformed version 1
@@ -62,5 +68,62 @@ public enum KeyLog {
             entries[entry.initiatorNonce] = entry
         }
         return entries
+    }
+}
+
+/// Appends key log lines to the file an operator named, when they enabled the key log.
+///
+/// The file is created with mode 0600 and refused if anyone but its owner can read or write it:
+/// a key log opens every connection it lists. Each line is written with one `write(2)` to a file
+/// opened with `O_APPEND`, so lines from several connections never interleave.
+public final class KeyLogWriter: Sendable {
+    private let descriptor: Mutex<Int32>
+    /// Where the lines go.
+    public let path: String
+
+    /// Opens (or creates, mode 0600) the key log at `path`.
+    ///
+    /// - Throws: ``KeyLogError`` when the file cannot be opened, is not a regular file, or is
+    ///   readable or writable by group or others.
+    public init(path: String) throws(KeyLogError) {
+        self.path = path
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw KeyLogError(line: 0, reason: "cannot open the key log \(path): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            close(fd)
+            throw KeyLogError(line: 0, reason: "cannot stat the key log \(path): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw KeyLogError(line: 0, reason: "the key log \(path) is not a regular file")
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            close(fd)
+            let mode = String(info.st_mode & 0o777, radix: 8)
+            throw KeyLogError(
+                line: 0,
+                reason: "the key log \(path) has mode \(mode): others could read every connection it lists; run `chmod 600 \(path)`")
+        }
+        descriptor = Mutex(fd)
+    }
+
+    deinit {
+        descriptor.withLock { fd in
+            if fd >= 0 { close(fd) }
+        }
+    }
+
+    /// Appends `entry` as one line.
+    public func append(_ entry: KeyLogEntry) throws(KeyLogError) {
+        let line = Array((entry.description + "\n").utf8)
+        let written = descriptor.withLock { fd in
+            line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        }
+        guard written == line.count else {
+            throw KeyLogError(line: 0, reason: "writing to the key log \(path) failed: \(String(cString: strerror(errno)))")
+        }
     }
 }
