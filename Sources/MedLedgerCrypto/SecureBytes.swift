@@ -20,13 +20,9 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible {
     init(count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
         buffer = .allocate(byteCount: Swift.max(count, 1), alignment: 16)
         self.count = count
-        do {
-            try body(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
-        } catch {
-            OpenSSL.cleanse(buffer)
-            buffer.deallocate()
-            throw error
-        }
+        // If `body` throws, the object is fully initialised, so `deinit` runs and wipes and frees
+        // the buffer: freeing it here as well would free it twice.
+        try body(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
     }
 
     /// Fresh random secret bytes.

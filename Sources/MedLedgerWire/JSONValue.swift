@@ -114,9 +114,11 @@ extension JSONValue: Equatable {
         case (.string(let a), .string(let b)): return a == b
         case (.array(let a), .array(let b)): return a == b
         case (.object(let a), .object(let b)):
+            // Unordered, and exact even if a built value repeats a member name (the parser refuses that).
             guard a.count == b.count else { return false }
-            let right = Dictionary(b, uniquingKeysWith: { first, _ in first })
-            return a.allSatisfy { key, value in right[key] == value }
+            let left = a.sorted { $0.0 < $1.0 }
+            let right = b.sorted { $0.0 < $1.0 }
+            return zip(left, right).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
     }
@@ -188,7 +190,12 @@ private struct JSONParser {
             while true {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                let keyStart = index
                 let key = try string()
+                guard !members.contains(where: { $0.0 == key }) else {
+                    index = keyStart
+                    throw fail("member \"\(key)\" appears twice")
+                }
                 skipSpace()
                 try expect(":")
                 skipSpace()

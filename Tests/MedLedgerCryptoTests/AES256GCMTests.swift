@@ -169,6 +169,6 @@ struct AES256GCMTests {
         let text = error?.description ?? ""
         #expect(text.contains("invalidKeyLength"))
         #expect(text.contains("32 bytes"))
-        #expect(text.contains("AES256GCM.swift"))
+        #expect(text.contains("AESGCM.swift"))
     }
 }

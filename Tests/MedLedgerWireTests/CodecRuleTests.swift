@@ -160,3 +160,15 @@ struct ZlibSealKeyLogTests {
         expectKeyLogError(line: 1) { _ = try KeyLog.parse("MEDLEDGER_V1 \(a) \(b) xyz\n") }
     }
 }
+
+@Suite("JSON values")
+struct JSONValueTests {
+    @Test("a member named twice is refused, so equality is exact")
+    func duplicateMembers() {
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: #"{"a":1,"a":2}"#) }
+        let x = JSONValue.object([("a", .int(1)), ("b", .int(2))])
+        let y = JSONValue.object([("b", .int(2)), ("a", .int(1))])
+        #expect(x == y && y == x)
+        #expect(x != .object([("a", .int(1)), ("a", .int(1))]))
+    }
+}
