@@ -11,10 +11,6 @@ enum KnownAnswerVectorFiles {
     /// loop (about a minute) and RFC 7914's N = 1,048,576 scrypt vector (1 GiB of memory).
     static var slowVectorsEnabled: Bool { ProcessInfo.processInfo.environment["MEDLEDGER_SLOW_KATS"] == "1" }
 
-    /// Whether to run the tests that make SecureBytes.init(count:_:)'s body throw, which aborts
-    /// the process until that initialiser stops freeing twice (`MEDLEDGER_RUN_DOUBLE_FREE=1` runs them).
-    static var secureBytesDoubleFreeFixed: Bool { ProcessInfo.processInfo.environment["MEDLEDGER_RUN_DOUBLE_FREE"] == "1" }
-
     /// The file's text with CR LF turned into LF.
     static func text(_ name: String) throws -> String {
         let data = try Data(contentsOf: directory.appendingPathComponent(name))

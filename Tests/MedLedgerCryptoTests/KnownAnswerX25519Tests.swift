@@ -105,13 +105,9 @@ struct KnownAnswerX25519Tests {
         LowOrderPoint(name: "1 with the top bit set", u: "0100000000000000000000000000000000000000000000000000000000000080"),
     ]
 
-    /// Off until SecureBytes.init(count:_:) stops freeing its buffer twice when its body throws
-    /// (it deallocates in its catch, then deinit deallocates again): every refusal below aborts
-    /// the test process with "free(): double free detected". Remove the `.disabled` trait with the fix.
-    @Test(
-        "X25519 refuses a low-order peer key with .invalidPeerKey",
-        .disabled(if: !KnownAnswerVectorFiles.secureBytesDoubleFreeFixed, "SecureBytes.init(count:_:) double-frees when its body throws"),
-        arguments: lowOrderPoints)
+    /// Each refusal throws from inside SecureBytes.init(count:_:), so this also guards against that
+    /// initialiser freeing its buffer twice when its body throws (fixed in 36edf65).
+    @Test("X25519 refuses a low-order peer key with .invalidPeerKey", arguments: lowOrderPoints)
     func lowOrderPointRefused(_ point: LowOrderPoint) throws {
         let peer = try X25519.PublicKey(bytes: bytes(hex: point.u))
         for key in [X25519.PrivateKey(), try X25519.PrivateKey(rawKey: SecureBytes(bytes(hex: "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")))] {
