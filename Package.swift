@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "medledger-inspect", targets: ["medledger-inspect"]),
         .library(name: "MedLedgerCrypto", targets: ["MedLedgerCrypto"]),
         .library(name: "MedLedgerWire", targets: ["MedLedgerWire"]),
+        .library(name: "MedLedgerLedger", targets: ["MedLedgerLedger"]),
         .library(name: "MedLedgerInspect", targets: ["MedLedgerInspect"]),
     ],
     dependencies: [
@@ -44,6 +45,10 @@ let package = Package(
         .target(
             name: "MedLedgerWire",
             dependencies: ["MedLedgerCrypto", "CZlib"]
+        ),
+        .target(
+            name: "MedLedgerLedger",
+            dependencies: ["MedLedgerWire", "MedLedgerCrypto"]
         ),
         .target(
             name: "MedLedgerInspect",
@@ -84,6 +89,10 @@ let package = Package(
         .testTarget(
             name: "MedLedgerWireTests",
             dependencies: ["MedLedgerWire", "MedLedgerTestSupport"]
+        ),
+        .testTarget(
+            name: "MedLedgerLedgerTests",
+            dependencies: ["MedLedgerLedger", "MedLedgerTestSupport"]
         ),
         .testTarget(
             name: "MedLedgerInspectTests",

@@ -80,6 +80,13 @@ public enum Scrypt {
         guard parameters.n > 1, parameters.n & (parameters.n - 1) == 0, parameters.r > 0, parameters.p > 0 else {
             throw CryptoError(code: .invalidLength, message: "scrypt needs N a power of two above 1 and r, p at least 1")
         }
+        // scrypt needs 128 * r * N bytes; refuse what would overflow or exceed 4 GiB rather than trap.
+        let (blocks, overflow) = (128 * UInt64(parameters.r)).multipliedReportingOverflow(by: parameters.n)
+        guard !overflow, blocks <= 4 << 30, UInt64(parameters.r) * UInt64(parameters.p) < 1 << 30 else {
+            throw CryptoError(
+                code: .invalidLength,
+                message: "scrypt with N=\(parameters.n), r=\(parameters.r), p=\(parameters.p) needs more than 4 GiB; use smaller parameters")
+        }
         return try SecureBytes(count: length) { output in
             try passphrase.withUnsafeBytes {
                 try OpenSSL.scrypt(

@@ -47,3 +47,16 @@ struct BatchVerifierTests {
         #expect(BatchVerifier.verify(checks, parallelThreshold: 1, workers: 3).failures == bad)
     }
 }
+
+@Suite("scrypt parameters")
+struct ScryptParameterTests {
+    @Test("a huge N is refused with invalidLength instead of overflowing")
+    func hugeN() throws {
+        #expect {
+            _ = try Scrypt.deriveKey(
+                passphrase: SecureBytes([1]), salt: [2], parameters: Scrypt.Parameters(n: 1 << 60, r: 8, p: 1), length: 32)
+        } throws: { error in
+            (error as? CryptoError)?.code == .invalidLength
+        }
+    }
+}

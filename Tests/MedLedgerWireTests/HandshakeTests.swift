@@ -283,7 +283,7 @@ struct KeyLogWriterTests {
     func refusesOpenFile() throws {
         let path = temporaryPath("open")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        FileManager.default.createFile(atPath: path, contents: Data(), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: path, contents: Data(), attributes: [.posixPermissions: 0o644])
         #expect {
             _ = try KeyLogWriter(path: path)
         } throws: { error in
