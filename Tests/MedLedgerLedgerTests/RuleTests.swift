@@ -346,3 +346,26 @@ struct CommitTests {
         #expect(throws: LedgerError.self) { try chain.commit([], evidence: [forged]) }
     }
 }
+
+@Suite("ledger rules: found by the threat model")
+struct ThreatModelRuleTests {
+    @Test("a break-glass entry opens records only at the custodian it names")
+    func breakGlassCustodian() throws {
+        var f = try RuleFixture()
+        // The nurse opens an entry for the hospital's records; the record is held by the dental clinic.
+        let entry = f.nurse.sign(.breakGlass(BreakGlass(patient: f.patient.key, custodian: f.chain.hospital.organisation.key, reason: "collapsed")), chainID: f.id)
+        try f.chain.commit([entry])
+        let request = f.chain.fetchRequest("elsewhere", requester: f.nurse, record: f.record, custodian: f.chain.dental, purpose: .emergency, authority: .breakGlass(entry.id))
+        f.chain.expectRefused(.outOfScope, [try f.chain.grantAccess(request, by: f.chain.dental, label: "elsewhere")])
+    }
+
+    @Test("no facility key, validator and node keys included, can be registered as a practitioner")
+    func facilityKeysAreTaken() throws {
+        var f = try RuleFixture()
+        let validatorKey = f.chain.lab.facility.validatorKey
+        let tx = f.chain.hospital.organisation.sign(
+            .registerPractitioner(RegisterPractitioner(practitioner: validatorKey, encryptionKey: f.stranger.box, roles: [.physician], displayName: "x")),
+            chainID: f.id)
+        f.chain.expectRefused(.alreadyRegistered, [tx])
+    }
+}

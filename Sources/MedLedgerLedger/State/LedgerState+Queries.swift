@@ -53,7 +53,8 @@ extension LedgerState {
         for id in consentsByPatient[patientID] ?? [] {
             guard let consent = consents[id], covers(consent.grant.grantee, requester) else { continue }
             if let failure = authorityFailure(
-                requester: requester, patient: patientID, record: record, category: anchor.entry.category,
+                requester: requester, patient: patientID, custodian: anchor.entry.custodian, record: record,
+                category: anchor.entry.category,
                 resourceType: anchor.entry.resourceType, action: .read, purpose: purpose, authority: .consent(id),
                 context: context)
             {

@@ -214,7 +214,7 @@ extension LedgerState {
     /// Why `requester` may not `action` record `record` (category, type) of `patient` for
     /// `purpose` under `authority` at `context`, or nil when it may.
     func authorityFailure(
-        requester: Bytes32, patient: Bytes32, record: Bytes32, category: String, resourceType: String,
+        requester: Bytes32, patient: Bytes32, custodian: Bytes32, record: Bytes32, category: String, resourceType: String,
         action: Actions, purpose: Purpose?, authority: Authority, context: BlockContext
     ) -> LedgerError? {
         switch authority {
@@ -249,6 +249,10 @@ extension LedgerState {
             guard entry.practitioner == requester else {
                 return LedgerError(.noConsent, "break-glass entry \(id.hex) was opened by \(entry.practitioner.hex), not \(requester.hex)")
             }
+            guard entry.entry.custodian == custodian else {
+                return LedgerError(
+                    .outOfScope, "break-glass entry \(id.hex) is for records held by \(entry.entry.custodian.hex), not \(custodian.hex)")
+            }
             guard context.time < entry.time + genesis.parameters.breakGlassValidity else {
                 return LedgerError(.breakGlassExpired, "break-glass entry \(id.hex) expired")
             }
@@ -281,7 +285,7 @@ extension LedgerState {
             throw LedgerError(.invalidValue, "padded size \(body.paddedSize) is not a size bucket")
         }
         if let failure = authorityFailure(
-            requester: tx.signer, patient: body.patient, record: body.record, category: body.category,
+            requester: tx.signer, patient: body.patient, custodian: body.custodian, record: body.record, category: body.category,
             resourceType: body.resourceType, action: .write, purpose: nil, authority: body.authority, context: context)
         {
             throw failure
@@ -347,7 +351,8 @@ extension LedgerState {
             return LedgerError(.inactiveParty, "organisation \(request.requester.hex) is deregistered")
         }
         return authorityFailure(
-            requester: request.requester, patient: patientID, record: anchor.entry.record, category: anchor.entry.category,
+            requester: request.requester, patient: patientID, custodian: anchor.entry.custodian, record: anchor.entry.record,
+            category: anchor.entry.category,
             resourceType: anchor.entry.resourceType, action: .read, purpose: request.purpose, authority: request.authority,
             context: context)
     }

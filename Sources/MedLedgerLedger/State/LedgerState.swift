@@ -48,6 +48,8 @@ public struct LedgerState: Sendable {
     public internal(set) var recentBlockHashes: [Bytes32]
 
     var facilities: [Bytes32: Facility] = [:]
+    /// Every key of every genesis facility: organisation, validator, node and record keys.
+    var facilityKeys: Set<Bytes32> = []
     var practitioners: [Bytes32: Practitioner] = [:]
     var organisations: [Bytes32: Organisation] = [:]
     var patients: [Bytes32: Patient] = [:]
@@ -75,6 +77,7 @@ public struct LedgerState: Sendable {
         recentBlockHashes = [genesis.hash]
         for facility in genesis.facilities {
             facilities[facility.organisationKey] = facility
+            facilityKeys.formUnion([facility.organisationKey, facility.validatorKey, facility.nodeKey, facility.recordKey])
             tree.set(StateKey.key(.facility, facility.organisationKey), facility.canonicalBytes)
         }
     }
@@ -103,9 +106,10 @@ public struct LedgerState: Sendable {
     /// The last nonce `signer` used; nil if it never signed.
     public func lastNonce(of signer: Bytes32) -> UInt64? { nonces[signer] }
 
-    /// Whether `key` is registered as anything: facility, practitioner, organisation or patient.
+    /// Whether `key` is registered as anything: any key of a genesis facility, a practitioner, an
+    /// organisation, a patient id or a patient's current key.
     func isRegistered(_ key: Bytes32) -> Bool {
-        facilities[key] != nil || practitioners[key] != nil || organisations[key] != nil || patients[key] != nil
+        facilityKeys.contains(key) || practitioners[key] != nil || organisations[key] != nil || patients[key] != nil
             || patientByKey[key] != nil
     }
 
