@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "MedLedgerCrypto", targets: ["MedLedgerCrypto"]),
         .library(name: "MedLedgerWire", targets: ["MedLedgerWire"]),
         .library(name: "MedLedgerLedger", targets: ["MedLedgerLedger"]),
+        .library(name: "MedLedgerStore", targets: ["MedLedgerStore"]),
         .library(name: "MedLedgerInspect", targets: ["MedLedgerInspect"]),
     ],
     dependencies: [
@@ -49,6 +50,10 @@ let package = Package(
         .target(
             name: "MedLedgerLedger",
             dependencies: ["MedLedgerWire", "MedLedgerCrypto"]
+        ),
+        .target(
+            name: "MedLedgerStore",
+            dependencies: ["MedLedgerLedger", "MedLedgerWire", "MedLedgerCrypto", "CZlib"]
         ),
         .target(
             name: "MedLedgerInspect",
@@ -93,6 +98,10 @@ let package = Package(
         .testTarget(
             name: "MedLedgerLedgerTests",
             dependencies: ["MedLedgerLedger", "MedLedgerTestSupport"]
+        ),
+        .testTarget(
+            name: "MedLedgerStoreTests",
+            dependencies: ["MedLedgerStore", "MedLedgerTestSupport"]
         ),
         .testTarget(
             name: "MedLedgerInspectTests",

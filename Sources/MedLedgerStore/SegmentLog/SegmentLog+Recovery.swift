@@ -1,0 +1,228 @@
+import MedLedgerWire
+
+extension SegmentLog {
+    /// Opens (or creates) the log in `directory`, recovering a torn last write (Protocol/LOG.md section 7).
+    ///
+    /// - Throws: `corrupt` naming file, offset and height when a record before the tail is damaged
+    ///   (the node must not start: see ``repair(directory:chainID:truncateAfter:fileSystem:)``);
+    ///   `wrongFormat` for a segment of another chain or format.
+    public static func open(
+        directory: String, chainID: String, options: Options = Options(), fileSystem: any FileSystem = PosixFileSystem()
+    ) throws(StoreError) -> (log: SegmentLog, report: RecoveryReport) {
+        try fileSystem.createDirectory(directory)
+        var segments = try listSegments(directory: directory, chainID: chainID, fileSystem: fileSystem)
+        if segments.isEmpty {
+            let path = Path.join(directory, SegmentFormat.segmentName(startHeight: 1))
+            let file = try fileSystem.open(path, create: true)
+            let header = SegmentFormat.segmentHeader(startHeight: 1, chainID: chainID)
+            try file.truncate(to: 0)
+            try file.write(header, at: 0)
+            try file.sync()
+            try fileSystem.syncDirectory(directory)
+            segments = [Segment(startHeight: 1, path: path, file: file, size: UInt64(header.count))]
+        }
+        guard segments[0].startHeight == 1 else {
+            throw StoreError(.corrupt, "the first segment starts at height \(segments[0].startHeight), not 1", path: segments[0].path)
+        }
+
+        // The index, if it is sound; else it is rebuilt by the scan below from the first segment.
+        var report = RecoveryReport(tornTail: nil, indexRebuilt: false, segments: segments.count, lastHeight: 0)
+        let indexPath = Path.join(directory, SegmentIndex.fileName)
+        var index = (try? fileSystem.readAll(indexPath)).flatMap(SegmentIndex.decode)
+        if let candidate = index, !indexIsSound(candidate, segments: segments) { index = nil }
+        if index == nil || index!.interval != options.indexInterval {
+            index = SegmentIndex(interval: options.indexInterval)
+            report.indexRebuilt = true
+        }
+        var rebuilt = index!
+
+        // Scan from the last index entry (or the beginning) to the end, checking every record.
+        var position: (segment: Int, offset: UInt64, height: UInt64)
+        if let last = rebuilt.entries.last, let at = segments.firstIndex(where: { $0.startHeight == last.segmentStart }) {
+            position = (at, last.offset, last.height)
+        } else {
+            position = (0, UInt64(SegmentFormat.segmentHeaderSize), 1)
+        }
+        var lastHeight = position.height - 1
+        var lastRecord: (segment: Int, offset: UInt64)?
+        scan: while position.segment < segments.count {
+            let segment = segments[position.segment]
+            let isLast = position.segment == segments.count - 1
+            if position.offset == UInt64(SegmentFormat.segmentHeaderSize), segment.startHeight != position.height {
+                throw StoreError(
+                    .corrupt, "segment starts at height \(segment.startHeight) but the previous one ends at \(position.height - 1)",
+                    path: segment.path, height: position.height)
+            }
+            while position.offset < segment.size {
+                switch try checkRecord(segment, at: position.offset, expectedHeight: position.height, isLastSegment: isLast) {
+                case .valid(let size):
+                    rebuilt.note(height: position.height, segmentStart: segment.startHeight, offset: position.offset)
+                    lastRecord = (position.segment, position.offset)
+                    lastHeight = position.height
+                    position.offset += size
+                    position.height += 1
+                case .torn:
+                    report.tornTail = try quarantineTail(segment, from: position.offset, directory: directory, fileSystem: fileSystem)
+                    segments[position.segment].size = position.offset
+                    break scan
+                }
+            }
+            position = (position.segment + 1, UInt64(SegmentFormat.segmentHeaderSize), position.height)
+        }
+
+        // The hash of the last block, so that appends can check their link.
+        var lastHash = Bytes32.zero
+        if let lastRecord {
+            let segment = segments[lastRecord.segment]
+            let headerBytes = try segment.file.read(at: lastRecord.offset, count: SegmentFormat.recordHeaderSize)
+            let header = try SegmentFormat.parseRecordHeader(headerBytes, path: segment.path, offset: lastRecord.offset)
+            let stored = try segment.file.read(at: lastRecord.offset + UInt64(SegmentFormat.recordHeaderSize), count: Int(header.storedLength))
+            lastHash = try SegmentFormat.decodeRecord(header, stored: stored, path: segment.path, offset: lastRecord.offset).block.header.hash
+        }
+        report.lastHeight = lastHeight
+        report.segments = segments.count
+        let log = SegmentLog(
+            directory: directory, chainID: chainID, options: options, fileSystem: fileSystem,
+            state: State(segments: segments, index: rebuilt, lastHeight: lastHeight, acceptedHeight: lastHeight, acceptedHash: lastHash))
+        if report.indexRebuilt || report.tornTail != nil { try log.writeIndex(rebuilt) }
+        return (log, report)
+    }
+
+    static func listSegments(directory: String, chainID: String, fileSystem: any FileSystem) throws(StoreError) -> [Segment] {
+        var segments: [Segment] = []
+        for name in try fileSystem.list(directory) {
+            guard let start = SegmentFormat.startHeight(ofSegmentNamed: name) else { continue }
+            let path = Path.join(directory, name)
+            let file = try fileSystem.open(path, create: false)
+            let size = try file.size()
+            let header = try file.read(at: 0, count: SegmentFormat.segmentHeaderSize)
+            let declared = try SegmentFormat.parseSegmentHeader(header, chainID: chainID, path: path)
+            guard declared == start else {
+                throw StoreError(.corrupt, "the segment's header says height \(declared), its name \(start)", path: path, offset: 8)
+            }
+            segments.append(Segment(startHeight: start, path: path, file: file, size: size))
+        }
+        segments.sort { $0.startHeight < $1.startHeight }
+        return segments
+    }
+
+    static func indexIsSound(_ index: SegmentIndex, segments: [Segment]) -> Bool {
+        for entry in index.entries {
+            guard let segment = segments.first(where: { $0.startHeight == entry.segmentStart }),
+                entry.height >= segment.startHeight, entry.offset >= UInt64(SegmentFormat.segmentHeaderSize),
+                entry.offset + UInt64(SegmentFormat.recordHeaderSize) <= segment.size
+            else { return false }
+        }
+        // The last entry must land on the header of its record.
+        guard let last = index.entries.last else { return true }
+        guard let segment = segments.first(where: { $0.startHeight == last.segmentStart }),
+            let bytes = try? segment.file.read(at: last.offset, count: SegmentFormat.recordHeaderSize),
+            let header = try? SegmentFormat.parseRecordHeader(bytes, path: segment.path, offset: last.offset)
+        else { return false }
+        return header.height == last.height
+    }
+
+    enum RecordCheck {
+        case valid(size: UInt64)
+        case torn
+    }
+
+    /// Reads and checks one record in full. At the end of the last segment, damage that a torn
+    /// write explains is `.torn`; anything else is thrown as corruption.
+    static func checkRecord(
+        _ segment: Segment, at offset: UInt64, expectedHeight: UInt64, isLastSegment: Bool
+    ) throws(StoreError) -> RecordCheck {
+        let remaining = segment.size - offset
+        func corrupt(_ why: String, height: UInt64? = nil) -> StoreError {
+            StoreError(.corrupt, why, path: segment.path, offset: offset, height: height ?? expectedHeight)
+        }
+        guard remaining >= UInt64(SegmentFormat.recordHeaderSize) else {
+            if isLastSegment { return .torn }
+            throw corrupt("the segment ends inside a record header")
+        }
+        let headerBytes = try segment.file.read(at: offset, count: SegmentFormat.recordHeaderSize)
+        let header: SegmentFormat.RecordHeader
+        do {
+            header = try SegmentFormat.parseRecordHeader(headerBytes, path: segment.path, offset: offset)
+        } catch {
+            // A header that never got written (zeros, or a prefix of one) at the very end is torn.
+            if isLastSegment, try isTornTail(segment, from: offset) { return .torn }
+            throw corrupt("damaged record header: \(error.message)")
+        }
+        if header.totalSize > remaining {
+            if isLastSegment { return .torn }
+            throw corrupt("the record runs past the end of the segment", height: header.height)
+        }
+        let stored = try segment.file.read(at: offset + UInt64(SegmentFormat.recordHeaderSize), count: Int(header.storedLength))
+        guard SegmentFormat.checksumMatches(header, headerBytes: headerBytes, stored: stored) else {
+            if isLastSegment, header.totalSize == remaining { return .torn }
+            throw corrupt("the record's CRC does not match", height: header.height)
+        }
+        guard header.height == expectedHeight else {
+            throw corrupt("record of height \(header.height) where \(expectedHeight) belongs", height: header.height)
+        }
+        return .valid(size: header.totalSize)
+    }
+
+    /// Whether everything from `offset` to the end of the segment is zeros or the start of a
+    /// record header: what a write cut short leaves.
+    static func isTornTail(_ segment: Segment, from offset: UInt64) throws(StoreError) -> Bool {
+        let bytes = try segment.file.read(at: offset, count: Int(segment.size - offset))
+        if bytes.allSatisfy({ $0 == 0 }) { return true }
+        return bytes.count < SegmentFormat.recordHeaderSize && SegmentFormat.recordMagic.starts(with: bytes.prefix(4))
+    }
+
+    /// Copies a segment's bytes from `offset` to the end into `quarantine/`, then truncates it there.
+    static func quarantineTail(
+        _ segment: Segment, from offset: UInt64, directory: String, fileSystem: any FileSystem
+    ) throws(StoreError) -> (path: String, offset: UInt64, bytes: UInt64, quarantinedTo: String) {
+        let tail = try segment.file.read(at: offset, count: Int(segment.size - offset))
+        let quarantine = Path.join(directory, "quarantine")
+        try fileSystem.createDirectory(quarantine)
+        let target = Path.join(quarantine, Path.name(of: segment.path) + ".tail-\(offset)")
+        try fileSystem.writeAtomically(tail, to: target)
+        try segment.file.truncate(to: offset)
+        try segment.file.sync()
+        return (segment.path, offset, UInt64(tail.count), target)
+    }
+
+    /// Cuts the log after `height`: every later record is copied to `quarantine/` first, later
+    /// segments are moved there whole, and the index is rebuilt on the next open. For an operator
+    /// whose log is corrupt past some height (`medledger-inspect log verify` names it).
+    public static func repair(
+        directory: String, chainID: String, truncateAfter height: UInt64, fileSystem: any FileSystem = PosixFileSystem()
+    ) throws(StoreError) -> [String] {
+        let segments = try listSegments(directory: directory, chainID: chainID, fileSystem: fileSystem)
+        defer { segments.forEach { $0.file.close() } }
+        guard let keep = segments.lastIndex(where: { $0.startHeight <= height + 1 }) else {
+            throw StoreError(.notFound, "no segment holds height \(height + 1)", path: directory)
+        }
+        var moved: [String] = []
+        let quarantine = Path.join(directory, "quarantine")
+        try fileSystem.createDirectory(quarantine)
+        for segment in segments[(keep + 1)...] {
+            let target = Path.join(quarantine, Path.name(of: segment.path))
+            try fileSystem.rename(segment.path, to: target)
+            moved.append(target)
+        }
+        let segment = segments[keep]
+        var offset = UInt64(SegmentFormat.segmentHeaderSize)
+        var current = segment.startHeight
+        while current <= height, offset < segment.size {
+            let bytes = try segment.file.read(at: offset, count: SegmentFormat.recordHeaderSize)
+            let header = try SegmentFormat.parseRecordHeader(bytes, path: segment.path, offset: offset)
+            guard header.height == current else {
+                throw StoreError(.corrupt, "cannot walk to height \(height): found \(header.height) at this offset", path: segment.path, offset: offset)
+            }
+            offset += header.totalSize
+            current += 1
+        }
+        if offset < segment.size {
+            moved.append(try quarantineTail(segment, from: offset, directory: directory, fileSystem: fileSystem).quarantinedTo)
+        }
+        let indexPath = Path.join(directory, SegmentIndex.fileName)
+        if fileSystem.exists(indexPath) { try fileSystem.remove(indexPath) }
+        try fileSystem.syncDirectory(directory)
+        return moved
+    }
+}
