@@ -8,19 +8,11 @@ import Testing
 struct SyntheticChain {
     static let chainID = "medledger-store-test"
     var blocks: [CommittedBlock] = []
-    var rng: UInt64
+    var rng: SplitMix64
 
-    init(seed: UInt64 = 1) { rng = seed }
+    init(seed: UInt64 = 1) { rng = SplitMix64(seed: seed) }
 
-    mutating func random() -> UInt64 {
-        rng &+= 0x9E37_79B9_7F4A_7C15
-        var z = rng
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: random()) } }
+    mutating func bytes(_ count: Int) -> [UInt8] { rng.bytes(count) }
 
     @discardableResult
     mutating func next(transactions: Int = 3) -> CommittedBlock {

@@ -1,19 +1,7 @@
 import MedLedgerWire
 
-/// SplitMix64: a small, seeded generator so that every property-test failure replays from its seed.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The property tests' generator: seeded, so every failure replays from its seed.
+typealias SeededRandom = SplitMix64
 
 /// Random but valid messages of every type, with sizes biased towards edges (empty, one, limits).
 struct MessageGenerator {
