@@ -51,6 +51,22 @@ extension FileSystem {
         try syncDirectory(Path.directory(of: path))
     }
 
+    /// Creates `path` and any missing parents, and makes every new name durable: a new directory's
+    /// entry lives in its parent, so each parent of a created directory is fsynced too.
+    public func createDirectoryDurably(_ path: String) throws(StoreError) {
+        var missing: [String] = []
+        var current = path
+        while !exists(current) {
+            missing.append(current)
+            let parent = Path.directory(of: current)
+            if parent == current || parent == "." { break }
+            current = parent
+        }
+        guard !missing.isEmpty else { return }
+        try createDirectory(path)
+        for created in missing.reversed() { try syncDirectory(Path.directory(of: created)) }
+    }
+
     /// The whole content of `path`.
     public func readAll(_ path: String) throws(StoreError) -> [UInt8] {
         let file = try open(path, create: false)

@@ -13,6 +13,9 @@ public struct SegmentIndex: Hashable, Sendable {
 
     public var interval: UInt16
     public private(set) var entries: [Entry] = []
+    /// The durable frontier when the index was written: every record before this point had been
+    /// fsynced. Recovery treats damage after it as a torn write and damage before it as corruption.
+    public var frontier = Entry(height: 0, segmentStart: 1, offset: UInt64(SegmentFormat.segmentHeaderSize))
 
     public init(interval: UInt16) {
         precondition(interval > 0, "an index interval is at least 1")
@@ -45,6 +48,9 @@ public struct SegmentIndex: Hashable, Sendable {
         writer.writeRaw(Self.magic)
         writer.write(UInt16(1))
         writer.write(interval)
+        writer.write(frontier.height)
+        writer.write(frontier.segmentStart)
+        writer.write(frontier.offset)
         writer.write(UInt64(entries.count))
         for entry in entries {
             writer.write(entry.height)
@@ -57,15 +63,18 @@ public struct SegmentIndex: Hashable, Sendable {
 
     /// Parses an index file; nil if it is damaged in any way (it is then rebuilt).
     public static func decode(_ bytes: [UInt8]) -> SegmentIndex? {
-        guard bytes.count >= 20, Array(bytes[0..<4]) == magic, SegmentFormat.be16(bytes, 4) == 1 else { return nil }
+        let fixed = 8 + 24 + 8
+        guard bytes.count >= fixed + 4, Array(bytes[0..<4]) == magic, SegmentFormat.be16(bytes, 4) == 1 else { return nil }
         let interval = SegmentFormat.be16(bytes, 6)
-        let count = SegmentFormat.be64(bytes, 8)
-        guard interval > 0, count <= UInt64(bytes.count / 24), bytes.count == 16 + Int(count) * 24 + 4,
+        let count = SegmentFormat.be64(bytes, 32)
+        guard interval > 0, count <= UInt64(bytes.count / 24), bytes.count == fixed + Int(count) * 24 + 4,
             SegmentFormat.be32(bytes, bytes.count - 4) == Zlib.crc32(bytes[0..<(bytes.count - 4)])
         else { return nil }
         var index = SegmentIndex(interval: interval)
+        index.frontier = Entry(
+            height: SegmentFormat.be64(bytes, 8), segmentStart: SegmentFormat.be64(bytes, 16), offset: SegmentFormat.be64(bytes, 24))
         for i in 0..<Int(count) {
-            let base = 16 + i * 24
+            let base = fixed + i * 24
             let entry = Entry(
                 height: SegmentFormat.be64(bytes, base), segmentStart: SegmentFormat.be64(bytes, base + 8),
                 offset: SegmentFormat.be64(bytes, base + 16))

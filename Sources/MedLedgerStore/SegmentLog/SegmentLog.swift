@@ -74,7 +74,13 @@ public final class SegmentLog: Sendable {
         var failure: StoreError?
         var closed = false
         var syncs: UInt64 = 0
+        /// Records made durable since the index file was last written.
+        var unindexedRecords = 0
     }
+
+    /// The index file (with its durable frontier) is rewritten at least every this many records, so
+    /// that recovery's zone of doubt stays small.
+    static let indexWriteInterval = 256
 
     public let directory: String
     public let chainID: String
@@ -202,7 +208,12 @@ public final class SegmentLog: Sendable {
                 state.segments.sort { $0.startHeight < $1.startHeight }
                 for (height, start, offset) in indexed { state.index.note(height: height, segmentStart: start, offset: offset) }
                 state.lastHeight = batch.last!.height
-                return rolled.isEmpty ? nil : state.index
+                // Everything up to here is fsynced: the frontier recovery trusts.
+                state.index.frontier = SegmentIndex.Entry(height: state.lastHeight, segmentStart: segment.startHeight, offset: segment.size)
+                state.unindexedRecords += batch.count
+                guard !rolled.isEmpty || state.unindexedRecords >= Self.indexWriteInterval else { return nil }
+                state.unindexedRecords = 0
+                return state.index
             }
             if let indexToWrite { try? writeIndex(indexToWrite) }
             for item in batch {
