@@ -40,20 +40,37 @@ public struct ByteReader: Sendable {
         try take(1, what: what).first!
     }
 
-    public mutating func readU16(_ what: String = "u16") throws(WireError) -> UInt16 {
-        let s = try take(2, what: what)
-        return UInt16(s[s.startIndex]) << 8 | UInt16(s[s.startIndex + 1])
-    }
-
-    public mutating func readU32(_ what: String = "u32") throws(WireError) -> UInt32 {
-        var value: UInt32 = 0
-        for byte in try take(4, what: what) { value = value << 8 | UInt32(byte) }
+    /// A big-endian integer of `T`'s width, loaded in one go; `what` is only used to build an error.
+    @inline(__always)
+    mutating func load<T: FixedWidthInteger>(_: T.Type, what: @autoclosure () -> String) throws(WireError) -> T {
+        let size = MemoryLayout<T>.size
+        guard size <= remaining else {
+            throw error(.truncated, at: position, "\(what()) needs \(size) bytes, \(remaining) left")
+        }
+        let value = bytes.withUnsafeBytes { T(bigEndian: $0.loadUnaligned(fromByteOffset: position, as: T.self)) }
+        position += size
         return value
     }
 
-    public mutating func readU64(_ what: String = "u64") throws(WireError) -> UInt64 {
-        var value: UInt64 = 0
-        for byte in try take(8, what: what) { value = value << 8 | UInt64(byte) }
+    public mutating func readU16(_ what: String = "u16") throws(WireError) -> UInt16 { try load(UInt16.self, what: what) }
+
+    public mutating func readU32(_ what: String = "u32") throws(WireError) -> UInt32 { try load(UInt32.self, what: what) }
+
+    public mutating func readU64(_ what: String = "u64") throws(WireError) -> UInt64 { try load(UInt64.self, what: what) }
+
+    /// A `bytes[32]` field, without allocating.
+    public mutating func readBytes32(_ what: String = "bytes") throws(WireError) -> Bytes32 {
+        guard 32 <= remaining else { throw error(.truncated, at: position, "\(what) needs 32 bytes, \(remaining) left") }
+        let value = bytes.withUnsafeBytes { Bytes32(loading: $0, at: position) }
+        position += 32
+        return value
+    }
+
+    /// A `bytes[64]` field, without allocating.
+    public mutating func readBytes64(_ what: String = "bytes") throws(WireError) -> Bytes64 {
+        guard 64 <= remaining else { throw error(.truncated, at: position, "\(what) needs 64 bytes, \(remaining) left") }
+        let value = bytes.withUnsafeBytes { Bytes64(low: Bytes32(loading: $0, at: position), high: Bytes32(loading: $0, at: position + 32)) }
+        position += 64
         return value
     }
 
@@ -74,7 +91,7 @@ public struct ByteReader: Sendable {
     /// A `bytes<=max` field.
     public mutating func readLengthPrefixed(max: Int, _ what: String = "bytes") throws(WireError) -> [UInt8] {
         let start = position
-        let length = try readU32("length of \(what)")
+        let length = try load(UInt32.self, what: "length of \(what)")
         guard length <= max else {
             throw error(.lengthExceedsLimit, at: start, "\(what) declares \(length) bytes; at most \(max) allowed")
         }
@@ -85,11 +102,31 @@ public struct ByteReader: Sendable {
         return Array(try take(Int(length), what: what))
     }
 
+    /// A `bytes<=max` field as a slice of the buffer (no copy).
+    mutating func readLengthPrefixedSlice(max: Int, _ what: String) throws(WireError) -> ArraySlice<UInt8> {
+        let start = position
+        let length = try load(UInt32.self, what: "length of \(what)")
+        guard length <= max else {
+            position = start
+            throw error(.lengthExceedsLimit, at: start, "\(what) declares \(length) bytes; at most \(max) allowed")
+        }
+        guard Int(length) <= remaining else {
+            position = start
+            throw error(.truncated, at: start, "\(what) declares \(length) bytes, \(remaining) left")
+        }
+        let slice = bytes[position..<position + Int(length)]
+        position += Int(length)
+        return slice
+    }
+
     /// A `string<=max` field, which must be valid UTF-8.
     public mutating func readString(max: Int, _ what: String = "string") throws(WireError) -> String {
         let start = position
-        let raw = try readLengthPrefixed(max: max, what)
+        let raw = try readLengthPrefixedSlice(max: max, what)
+        // ASCII (the common case) needs no decoding; anything else goes through the validating init.
+        if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
         guard let string = String(validating: raw, as: UTF8.self) else {
+            position = start
             throw error(.invalidUTF8, at: start, "\(what) is not valid UTF-8")
         }
         return string
@@ -110,7 +147,7 @@ public struct ByteReader: Sendable {
         _ what: String, _ body: (inout ByteReader) throws(WireError) -> T
     ) throws(WireError) -> T? {
         let start = position
-        switch try readU8("optional tag of \(what)") {
+        switch try load(UInt8.self, what: "optional tag of \(what)") {
         case 0: return nil
         case 1: return try body(&self)
         case let tag: throw error(.invalidOptionalTag, at: start, "optional tag of \(what) is \(tag); 0 or 1 allowed")
@@ -123,7 +160,7 @@ public struct ByteReader: Sendable {
         max: Int, _ what: String, ordered: ((T, T) -> Bool)? = nil
     ) throws(WireError) -> [T] {
         let start = position
-        let count = try readU32("count of \(what)")
+        let count = try load(UInt32.self, what: "count of \(what)")
         guard count <= max else {
             throw error(.countExceedsLimit, at: start, "\(what) declares \(count) elements; at most \(max) allowed")
         }

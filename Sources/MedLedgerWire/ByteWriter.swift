@@ -18,25 +18,29 @@ public struct ByteWriter: Sendable {
     }
 
     public mutating func write(_ value: UInt16) {
-        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
-        bytes.append(UInt8(truncatingIfNeeded: value))
+        withUnsafeBytes(of: value.bigEndian) { appendRaw($0) }
     }
 
     public mutating func write(_ value: UInt32) {
-        for shift in stride(from: 24, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
-        }
+        withUnsafeBytes(of: value.bigEndian) { appendRaw($0) }
     }
 
     public mutating func write(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-        }
+        withUnsafeBytes(of: value.bigEndian) { appendRaw($0) }
     }
 
     public mutating func write(_ value: Bool) {
         bytes.append(value ? 1 : 0)
     }
+
+    /// Appends raw memory through the contiguous fast path of `Array.append(contentsOf:)`.
+    @inline(__always)
+    mutating func appendRaw(_ raw: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: raw.bindMemory(to: UInt8.self))
+    }
+
+    /// Raw bytes from memory (a `bytes[N]` field held inline).
+    public mutating func writeRaw(_ raw: UnsafeRawBufferPointer) { appendRaw(raw) }
 
     /// Raw bytes with no length prefix (a `bytes[N]` field).
     public mutating func writeRaw<C: Collection>(_ raw: C) where C.Element == UInt8 {
@@ -49,9 +53,20 @@ public struct ByteWriter: Sendable {
         bytes.append(contentsOf: raw)
     }
 
+    /// A `bytes<=M` field written in place by `body`: the length is filled in afterwards.
+    public mutating func writeLengthPrefixed(_ body: (inout ByteWriter) -> Void) {
+        let start = count
+        write(UInt32(0))
+        body(&self)
+        let length = UInt32(count - start - 4)
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: length.bigEndian, toByteOffset: start, as: UInt32.self) }
+    }
+
     /// A `string<=M` field: `u32` length, then the UTF-8 bytes.
     public mutating func write(_ string: String) {
-        writeLengthPrefixed(Array(string.utf8))
+        let utf8 = string.utf8
+        write(UInt32(utf8.count))
+        bytes.append(contentsOf: utf8)
     }
 
     /// A value that knows its own canonical encoding.
@@ -60,6 +75,7 @@ public struct ByteWriter: Sendable {
     }
 
     /// An `optional T`: tag `0` alone, or tag `1` then the value.
+    @inlinable
     public mutating func writeOptional<T>(_ value: T?, _ body: (inout ByteWriter, T) -> Void) {
         if let value {
             write(UInt8(1))

@@ -69,8 +69,29 @@ public enum TransactionBody: Hashable, Sendable {
     /// The canonical body bytes.
     public var canonicalBytes: [UInt8] {
         var writer = ByteWriter()
-        value.encode(to: &writer)
+        encode(to: &writer)
         return writer.bytes
+    }
+
+    /// Appends the canonical body.
+    public func encode(to writer: inout ByteWriter) {
+        // A switch, not `value`: an existential would box the body on the heap and dispatch dynamically.
+        switch self {
+        case .registerPatient(let b): b.encode(to: &writer)
+        case .registerPractitioner(let b): b.encode(to: &writer)
+        case .registerOrganisation(let b): b.encode(to: &writer)
+        case .deregister(let b): b.encode(to: &writer)
+        case .setDelegates(let b): b.encode(to: &writer)
+        case .setRecovery(let b): b.encode(to: &writer)
+        case .replacePatientKey(let b): b.encode(to: &writer)
+        case .grantConsent(let b): b.encode(to: &writer)
+        case .revokeConsent(let b): b.encode(to: &writer)
+        case .addRecord(let b): b.encode(to: &writer)
+        case .accessEntry(let b): b.encode(to: &writer)
+        case .breakGlass(let b): b.encode(to: &writer)
+        case .setPreferences(let b): b.encode(to: &writer)
+        case .eraseRecord(let b): b.encode(to: &writer)
+        }
     }
 
     /// Decodes the body of an envelope strictly.

@@ -231,10 +231,11 @@ public enum ConsentScope: Hashable, Sendable, WireCodable {
             }
             guard count > 0 else { throw reader.error(.valueOutOfRange, at: countStart, "a category scope names at least one") }
             var categories: [String] = []
+            categories.reserveCapacity(Int(count))
             for _ in 0..<count {
                 let elementStart = reader.position
                 let category = try reader.readString(max: Self.maxCategoryLength, "category")
-                if let last = categories.last, !Array(last.utf8).lexicographicallyPrecedes(Array(category.utf8)) {
+                if let last = categories.last, !last.utf8.lexicographicallyPrecedes(category.utf8) {
                     throw reader.error(.nonCanonical, at: elementStart, "categories must be sorted and distinct")
                 }
                 categories.append(category)

@@ -95,6 +95,16 @@ public struct Block: Hashable, Sendable, WireCodable {
         self.lastCommit = lastCommit
     }
 
+    /// The canonical block, written into a buffer sized for it up front (no regrowth).
+    public var canonicalBytes: [UInt8] {
+        // Header and commit are under 2 KiB; each transaction is 110 fixed bytes plus its body.
+        var size = 2048 + evidence.count * 512
+        for transaction in transactions { size += 110 + transaction.body.count }
+        var writer = ByteWriter(reservingCapacity: size)
+        encode(to: &writer)
+        return writer.bytes
+    }
+
     public func encode(to writer: inout ByteWriter) {
         writer.write(header)
         writer.writeList(transactions)
