@@ -56,7 +56,15 @@ enum OpenSSL {
     /// Length of a SHA-256 digest in bytes (`SHA256_DIGEST_LENGTH`).
     static let sha256DigestLength = Int(SHA256_DIGEST_LENGTH)
 
-    /// One-shot SHA-256: `EVP_Digest(data, count, out, &outLength, EVP_sha256(), NULL)`.
+    /// SHA-256 fetched once: `EVP_MD_fetch(NULL, "SHA256", NULL)`. OpenSSL 3 looks a legacy
+    /// `EVP_sha256()` up again, under a lock, on every digest; a fetched method is immutable and
+    /// safe to share between threads. Never freed: it lives as long as the process.
+    nonisolated(unsafe) static let sha256Method: OpaquePointer = {
+        guard let method = EVP_MD_fetch(nil, "SHA256", nil) else { fatal("EVP_MD_fetch(SHA256)") }
+        return method
+    }()
+
+    /// One-shot SHA-256: `EVP_Digest(data, count, out, &outLength, sha256Method, NULL)`.
     static func sha256(_ data: UnsafeRawBufferPointer) -> [UInt8] {
         guard data.count <= maximumChunk else {
             // EVP_Digest takes a size_t, but keep very large inputs on the streaming path.
@@ -66,7 +74,7 @@ enum OpenSSL {
         }
         return [UInt8](unsafeUninitializedCapacity: sha256DigestLength) { output, initialized in
             var outLength: UInt32 = 0
-            guard EVP_Digest(data.baseAddress, data.count, output.baseAddress, &outLength, EVP_sha256(), nil) == 1,
+            guard EVP_Digest(data.baseAddress, data.count, output.baseAddress, &outLength, sha256Method, nil) == 1,
                 Int(outLength) == sha256DigestLength
             else { fatal("EVP_Digest") }
             initialized = sha256DigestLength
@@ -78,11 +86,11 @@ enum OpenSSL {
     final class SHA256Context {
         private let context: OpaquePointer
 
-        /// `EVP_MD_CTX_new`, then `EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)`.
+        /// `EVP_MD_CTX_new`, then `EVP_DigestInit_ex(ctx, sha256Method, NULL)`.
         init() {
             guard let context = EVP_MD_CTX_new() else { OpenSSL.fatal("EVP_MD_CTX_new") }
             self.context = context
-            guard EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else { OpenSSL.fatal("EVP_DigestInit_ex") }
+            guard EVP_DigestInit_ex(context, OpenSSL.sha256Method, nil) == 1 else { OpenSSL.fatal("EVP_DigestInit_ex") }
         }
 
         /// `EVP_MD_CTX_new`, then `EVP_MD_CTX_copy_ex(new, other)`: an independent copy of the state.
