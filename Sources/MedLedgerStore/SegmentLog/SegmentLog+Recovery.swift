@@ -10,6 +10,9 @@ extension SegmentLog {
         directory: String, chainID: String, options: Options = Options(), fileSystem: any FileSystem = PosixFileSystem()
     ) throws(StoreError) -> (log: SegmentLog, report: RecoveryReport) {
         try fileSystem.createDirectoryDurably(directory)
+        // Again even if it existed: a process that died between mkdir and the parent's fsync left
+        // a directory whose name is not yet durable.
+        try fileSystem.syncDirectory(Path.directory(of: directory))
         var (segments, tornRoll) = try listSegments(directory: directory, chainID: chainID, fileSystem: fileSystem)
         if segments.isEmpty {
             let path = Path.join(directory, SegmentFormat.segmentName(startHeight: 1))
