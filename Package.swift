@@ -57,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "MedLedgerInspect",
-            dependencies: ["MedLedgerWire", "MedLedgerCrypto"]
+            dependencies: ["MedLedgerWire", "MedLedgerCrypto", "MedLedgerStore", "MedLedgerLedger"]
         ),
 
         // Shared by the test targets only (vector files, paths); never part of a product.

@@ -13,7 +13,7 @@ struct MedLedgerInspectCommand: ParsableCommand {
         abstract: "Decode and inspect MedLedger wire frames, packet captures and segment logs.",
         version: MedLedgerBuildInfo.version,
         subcommands: [
-            FrameCommand.self
+            FrameCommand.self, LogCommand.self,
         ]
     )
 }
