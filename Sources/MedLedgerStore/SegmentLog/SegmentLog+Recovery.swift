@@ -32,7 +32,16 @@ extension SegmentLog {
         var report = RecoveryReport(tornTail: tornRoll, indexRebuilt: false, segments: segments.count, lastHeight: 0)
         let indexPath = Path.join(directory, SegmentIndex.fileName)
         var index = (try? fileSystem.readAll(indexPath)).flatMap(SegmentIndex.decode)
-        if let candidate = index, !indexIsSound(candidate, segments: segments) { index = nil }
+        if let candidate = index {
+            // An intact index that names a segment no longer there means fsynced blocks are gone.
+            let present = Set(segments.map(\.startHeight))
+            for start in candidate.entries.map(\.segmentStart) + [candidate.frontier.segmentStart] where !present.contains(start) {
+                throw StoreError(
+                    .corrupt, "segment \(SegmentFormat.segmentName(startHeight: start)), which the index says holds fsynced blocks, is missing",
+                    path: Path.join(directory, SegmentFormat.segmentName(startHeight: start)))
+            }
+            if !indexIsSound(candidate, segments: segments) { index = nil }
+        }
         // A sound index's frontier holds even if its entries are rebuilt for another interval.
         let knownFrontier = index?.frontier
         if index == nil || index!.interval != options.indexInterval {
