@@ -206,6 +206,21 @@ struct LogInspectionTests {
         #expect(LogListing(recovered).text.contains(recovered.quarantine[0].name))
     }
 
+    @Test("a bit flipped in each record in turn is reported by verify with its file, offset and height")
+    func flippedBitInEveryRecord() throws {
+        let scratch = LogScratch("flip-each")
+        for height in UInt64(1)...6 {
+            let copy = scratch.url.appendingPathComponent("chain-\(height)")
+            try FileManager.default.copyItem(at: LogFixture.chainDirectory, to: copy)
+            let (segment, offset) = try LogDamage.flipBit(inRecord: height, of: copy)
+            let verification = LogVerification(try LogDirectory(path: copy.path), genesis: try genesis)
+            let problem = try #require(verification.problem, "record \(height)")
+            #expect(problem.kind == .corrupt && problem.height == height && problem.offset == offset, "record \(height): \(problem)")
+            #expect(problem.path == copy.appendingPathComponent(segment).path)
+            #expect(verification.blocks == Int(height) - 1)
+        }
+    }
+
     @Test("without an index only the newest segment is in doubt: damage there is torn, in an older one corrupt")
     func doubtWithoutIndex() throws {
         let scratch = LogScratch("noindex")
