@@ -72,6 +72,9 @@ let package = Package(
             name: "medledger",
             dependencies: [
                 "MedLedgerCrypto",
+                "MedLedgerWire",
+                "MedLedgerLedger",
+                "MedLedgerStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

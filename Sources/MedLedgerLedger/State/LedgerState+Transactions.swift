@@ -341,7 +341,7 @@ extension LedgerState {
 
     /// Why `request` may not read `anchor` now, or nil when it may: the patient and its delegates
     /// always may; anyone else needs the consent or break-glass entry it names.
-    func readFailure(request: FetchRequest, anchor: RecordAnchor, context: BlockContext) -> LedgerError? {
+    public func readFailure(request: FetchRequest, anchor: RecordAnchor, context: BlockContext) -> LedgerError? {
         let patientID = anchor.entry.patient
         if let patient = patients[patientID], patient.isController(request.requester) { return nil }
         if let practitioner = practitioners[request.requester], !practitioner.active {

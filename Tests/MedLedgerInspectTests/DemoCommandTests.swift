@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+
+@Suite("medledger demo (the binary)", .serialized)
+struct DemoCommandTests {
+    @Test("the demo runs the whole story and the chain it leaves verifies")
+    func demo() throws {
+        let medledger = InspectBinary.url.deletingLastPathComponent().appendingPathComponent("medledger")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medledger-demo-test-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let process = Process()
+        process.executableURL = medledger
+        process.arguments = ["demo", "--dir", dir.path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        for expected in [
+            "\"HbA1c 5.4 %, LDL 2.9 mmol/l\"", "refused (no_consent)", "only then can the institute open the key",
+            "no validator accepts it: consent_revoked", "access_refused (no_consent) by North Research Institute",
+            "break_glass by Dr. Ada Ortiz", "commit certificate verified against the genesis validators (10 of 10)",
+        ] {
+            #expect(text.contains(expected), "missing: \(expected)")
+        }
+        let verify = try InspectBinary.run(["log", "verify", dir.path])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+    }
+}
