@@ -82,6 +82,7 @@ let package = Package(
             name: "medledger-inspect",
             dependencies: [
                 "MedLedgerInspect",
+                "MedLedgerStore",
                 "MedLedgerCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -195,7 +195,8 @@ public struct LogVerification: Sendable {
                 return "the node refuses to start on this log; compare the file with a peer's copy"
             }
             return "the node refuses to start on this log. Keep a copy, cut it after height \(height - 1) "
-                + "(repair --truncate-after \(height - 1), Protocol/LOG.md section 7) and fetch the later blocks from a peer"
+                + "(medledger-inspect log repair DIR --truncate-after \(height - 1), Protocol/LOG.md section 7) "
+                + "and fetch the later blocks from a peer"
         }
     }
 

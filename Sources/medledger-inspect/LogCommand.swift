@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import MedLedgerInspect
+import MedLedgerStore
 
 /// `medledger-inspect log ...`: lists, dumps, verifies and searches a node's segment log
-/// (Protocol/LOG.md). Read-only: the directory is never changed.
+/// (Protocol/LOG.md). Read-only but for `repair`, which an operator runs on purpose.
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
@@ -23,7 +24,7 @@ struct LogCommand: ParsableCommand {
               medledger-inspect log dump --from 3 --to 4 --json chain
               medledger-inspect log find chain TXID
             """,
-        subcommands: [LogListCommand.self, LogDumpCommand.self, LogVerifyCommand.self, LogStatsCommand.self, LogFindCommand.self]
+        subcommands: [LogListCommand.self, LogDumpCommand.self, LogVerifyCommand.self, LogStatsCommand.self, LogFindCommand.self, LogRepairCommand.self]
     )
 }
 
@@ -175,6 +176,53 @@ struct LogFindCommand: ParsableCommand {
                 return 1
             }
             print(found.text)
+            return 0
+        }
+    }
+}
+
+/// `log repair DIR --truncate-after H`: the operator's way out of corruption that `open` refuses.
+struct LogRepairCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repair",
+        abstract: "Cut the log after a height, copying everything after it to quarantine/ first.",
+        discussion: """
+            For a log the node refuses to open because a record is corrupt: `log verify DIR` names the first bad
+            height H; `log repair DIR --truncate-after H-1` keeps blocks 1 to H-1 and moves the rest aside (never
+            deleting it), so the node can start and fetch the later blocks from its peers. Stop the node first.
+            This is the only log subcommand that changes the directory.
+            """)
+
+    @Argument(help: "The log directory.")
+    var directory: String
+
+    @Option(name: .customLong("truncate-after"), help: "The last height to keep.")
+    var height: UInt64
+
+    func run() throws {
+        try LogCommandRunner.run {
+            let log = try LogDirectory(path: directory)
+            guard let first = log.segments.first else {
+                throw InspectError("no segments in \(directory)", hint: "give the directory holding segment-*.mlseg files")
+            }
+            let header: [UInt8]
+            do {
+                header = try PosixFileSystem().readAll(first.path)
+            } catch {
+                throw InspectError("cannot read \(first.path): \(error)")
+            }
+            guard header.count >= SegmentFormat.segmentHeaderSize, (1...64).contains(Int(header[16])) else {
+                throw InspectError("\(first.path) has no readable segment header", hint: "repair needs the first segment intact")
+            }
+            let chainID = String(decoding: header[17..<(17 + Int(header[16]))], as: UTF8.self)
+            do {
+                let moved = try SegmentLog.repair(directory: directory, chainID: chainID, truncateAfter: height)
+                print("kept heights 1 to \(height); moved aside:")
+                for path in moved { print("  \(path)") }
+                if moved.isEmpty { print("  nothing (the log ends at or before \(height))") }
+            } catch {
+                throw InspectError("repair failed: \(error)")
+            }
             return 0
         }
     }

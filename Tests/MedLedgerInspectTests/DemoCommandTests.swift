@@ -28,3 +28,25 @@ struct DemoCommandTests {
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
     }
 }
+
+@Suite("medledger-inspect log repair (the binary)", .serialized)
+struct LogRepairCommandTests {
+    @Test("repair cuts a corrupt log after a height, moving the rest aside; verify then passes")
+    func repair() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("medledger-repair-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let copy = scratch.appendingPathComponent("chain")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: LogFixture.chainDirectory, to: copy)
+        try LogDamage.flipBit(inRecord: 4, of: copy)
+        #expect(try InspectBinary.run(["log", "verify", copy.path]).status == 1)
+        let repaired = try InspectBinary.run(["log", "repair", copy.path, "--truncate-after", "3"])
+        #expect(repaired.status == 0, "\(repaired.stdout)\(repaired.stderr)")
+        #expect(repaired.stdout.contains("kept heights 1 to 3"))
+        let verify = try InspectBinary.run(["log", "verify", copy.path])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("heights 1 to 3"))
+        let quarantine = try FileManager.default.contentsOfDirectory(atPath: copy.appendingPathComponent("quarantine").path)
+        #expect(!quarantine.isEmpty)
+    }
+}
