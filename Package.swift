@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "MedLedgerCrypto", targets: ["MedLedgerCrypto"]),
         .library(name: "MedLedgerWire", targets: ["MedLedgerWire"]),
         .library(name: "MedLedgerLedger", targets: ["MedLedgerLedger"]),
+        .library(name: "MedLedgerConsensus", targets: ["MedLedgerConsensus"]),
         .library(name: "MedLedgerStore", targets: ["MedLedgerStore"]),
         .library(name: "MedLedgerInspect", targets: ["MedLedgerInspect"]),
     ],
@@ -50,6 +51,10 @@ let package = Package(
         .target(
             name: "MedLedgerLedger",
             dependencies: ["MedLedgerWire", "MedLedgerCrypto"]
+        ),
+        .target(
+            name: "MedLedgerConsensus",
+            dependencies: ["MedLedgerLedger", "MedLedgerWire", "MedLedgerCrypto"]
         ),
         .target(
             name: "MedLedgerStore",
@@ -102,6 +107,10 @@ let package = Package(
         .testTarget(
             name: "MedLedgerLedgerTests",
             dependencies: ["MedLedgerLedger", "MedLedgerTestSupport"]
+        ),
+        .testTarget(
+            name: "MedLedgerConsensusTests",
+            dependencies: ["MedLedgerConsensus", "MedLedgerTestSupport"]
         ),
         .testTarget(
             name: "MedLedgerStoreTests",
