@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// medledger-benchmarks: the codec against swift-protobuf, state apply and state root, and block
-// signature verification (see README.md). It is its own package so that the root's `swift build`
-// and `swift test` never build it or fetch swift-protobuf; build it in release from this folder:
+// medledger-benchmarks: the codec against swift-protobuf, state apply and state root, block
+// signature verification, and the segment log on the real file system (see README.md). It is its
+// own package so that the root's `swift build` and `swift test` never build it or fetch
+// swift-protobuf; build it in release from this folder:
 //
 //     swift build -c release && .build/release/medledger-benchmarks
 //
@@ -28,6 +29,7 @@ let package = Package(
                 .product(name: "MedLedgerLedger", package: "MedLedger"),
                 .product(name: "MedLedgerWire", package: "MedLedger"),
                 .product(name: "MedLedgerCrypto", package: "MedLedger"),
+                .product(name: "MedLedgerStore", package: "MedLedger"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
