@@ -20,9 +20,11 @@ let package = Package(
         .library(name: "MedLedgerConsensus", targets: ["MedLedgerConsensus"]),
         .library(name: "MedLedgerStore", targets: ["MedLedgerStore"]),
         .library(name: "MedLedgerInspect", targets: ["MedLedgerInspect"]),
+        .library(name: "MedLedgerNet", targets: ["MedLedgerNet"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // MARK: System libraries
@@ -65,6 +67,17 @@ let package = Package(
             dependencies: ["MedLedgerWire", "MedLedgerCrypto", "MedLedgerStore", "MedLedgerLedger"]
         ),
 
+        .target(
+            name: "MedLedgerNet",
+            dependencies: ["MedLedgerWire", "MedLedgerCrypto", .product(name: "Logging", package: "swift-log")]
+        ),
+
+        // The deterministic consensus simulator: the tests' sweeps and `medledger-sim` (long sweeps).
+        .target(
+            name: "MedLedgerSimulation",
+            dependencies: ["MedLedgerConsensus", "MedLedgerLedger", "MedLedgerWire", "MedLedgerCrypto"]
+        ),
+
         // Shared by the test targets only (vector files, paths); never part of a product.
         .target(
             name: "MedLedgerTestSupport",
@@ -80,6 +93,13 @@ let package = Package(
                 "MedLedgerWire",
                 "MedLedgerLedger",
                 "MedLedgerStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "medledger-sim",
+            dependencies: [
+                "MedLedgerSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -110,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MedLedgerConsensusTests",
-            dependencies: ["MedLedgerConsensus", "MedLedgerTestSupport"]
+            dependencies: ["MedLedgerConsensus", "MedLedgerSimulation", "MedLedgerStore", "MedLedgerTestSupport"]
         ),
         .testTarget(
             name: "MedLedgerStoreTests",
@@ -120,6 +140,12 @@ let package = Package(
             name: "MedLedgerInspectTests",
             dependencies: ["MedLedgerInspect", "MedLedgerTestSupport"],
             exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "MedLedgerNetTests",
+            dependencies: [
+                "MedLedgerNet", "MedLedgerWire", "MedLedgerCrypto", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
