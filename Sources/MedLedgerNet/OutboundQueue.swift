@@ -48,16 +48,17 @@ package struct OutboundQueue: Sendable {
     package init(maxBytes: Int, maxFrames: Int, maxGossipBytes: Int) {
         self.maxBytes = maxBytes
         self.maxFrames = maxFrames
-        self.maxGossipBytes = maxGossipBytes
+        self.maxGossipBytes = min(maxGossipBytes, maxBytes)
     }
 
     package var isEmpty: Bool { frameCount == 0 }
 
-    /// Queues `item` unless that would pass a limit. Control frames (keepalive, disconnect) are
-    /// always queued: they are tiny, and closing needs them.
+    /// Queues `item` unless that would pass a limit. Only `DISCONNECT` is always queued: closing
+    /// needs it. Keepalive counts like everything else, so a peer flooding `PING`s without reading
+    /// the `PONG`s fills its own queue.
     package mutating func push(_ item: OutboundItem) -> Admission {
         let size = item.wireSize
-        if item.trafficClass != .control {
+        if item.type != .disconnect {
             if item.trafficClass == .transactionGossip, gossipBytes + size > maxGossipBytes { return .droppedGossip }
             guard byteCount + size <= maxBytes, frameCount < maxFrames else { return .full }
         }

@@ -36,8 +36,8 @@ public struct TransportConfiguration: Sendable {
     public var maxQueuedBytes: Int = 64 * 1024 * 1024
     /// Most frames queued for one connection before it is closed (`queue_full`).
     public var maxQueuedFrames: Int = 8192
-    /// Most bytes of transaction gossip queued for one connection; more gossip is dropped (and
-    /// counted) rather than closing the connection.
+    /// Most bytes of transaction gossip queued for one connection (at most ``maxQueuedBytes``);
+    /// more gossip is dropped (and counted) rather than closing the connection.
     public var maxQueuedGossipBytes: Int = 4 * 1024 * 1024
 
     /// When to compress a payload before sealing (the frame's `compressed` flag).
@@ -71,7 +71,7 @@ public struct TransportConfiguration: Sendable {
         try check(tickInterval > .zero, "tickInterval must be positive")
         try check(maxQueuedBytes >= 64 * 1024, "maxQueuedBytes must be at least 64 KiB")
         try check(maxQueuedFrames >= 16, "maxQueuedFrames must be at least 16")
-        try check(maxQueuedGossipBytes <= maxQueuedBytes, "maxQueuedGossipBytes must not exceed maxQueuedBytes")
+        try check(maxQueuedGossipBytes >= 0, "maxQueuedGossipBytes must not be negative")
         try check(maxInboundConnections >= 1 && maxPendingHandshakes >= 1, "connection limits must be at least 1")
         try check(redialBackoff.initial > .zero && redialBackoff.maximum >= redialBackoff.initial, "redialBackoff needs 0 < initial <= maximum")
     }

@@ -22,11 +22,12 @@ import Testing
         #expect(queue.isEmpty && queue.byteCount == 0)
     }
 
-    @Test func limitsInFramesAndBytesReportFullButControlAlwaysFits() {
+    @Test func limitsInFramesAndBytesReportFullButDisconnectAlwaysFits() {
         var byFrames = OutboundQueue(maxBytes: 1 << 20, maxFrames: 3, maxGossipBytes: 1 << 20)
         for _ in 0..<3 { #expect(byFrames.push(item(.vote)) == .queued) }
         #expect(byFrames.push(item(.vote)) == .full)
-        #expect(byFrames.push(item(.pong)) == .queued)
+        #expect(byFrames.push(item(.pong)) == .full)
+        #expect(byFrames.push(item(.disconnect)) == .queued)
 
         let frameSize = 16 + 100 + 16
         var byBytes = OutboundQueue(maxBytes: 2 * frameSize, maxFrames: 100, maxGossipBytes: 2 * frameSize)
@@ -90,6 +91,9 @@ import Testing
     @Test func configurationOutOfRangeIsRefused() {
         var configuration = TransportConfiguration(chainID: "c", nodeKey: Ed25519.PrivateKey(), admittedPeerKeys: [])
         configuration.maxQueuedBytes = 100
+        #expect(throws: NetError.self) { try Transport(configuration: configuration) { _ in } }
+        configuration.maxQueuedBytes = 1 << 20
+        configuration.tickInterval = .zero
         #expect(throws: NetError.self) { try Transport(configuration: configuration) { _ in } }
     }
 }
