@@ -32,11 +32,17 @@ public struct ConsensusMachine: Sendable {
     var blocks: [Bytes32: Block] = [:]
     var verdicts: [Bytes32: Bool] = [:]
     var validating: Set<Bytes32> = []
-    var prevotes: [UInt32: [Int: Vote]] = [:]
-    var precommits: [UInt32: [Int: Vote]] = [:]
+    /// round → validator index → its votes of that type, first one first. A validator that
+    /// equivocates has more than one (at most ``maxValuesPerValidator``, each for a different
+    /// value): it counts towards each value it voted for, and once towards "any".
+    var prevotes: [UInt32: [Int: [Vote]]] = [:]
+    var precommits: [UInt32: [Int: [Vote]]] = [:]
+    static let maxValuesPerValidator = 4
     var done: Set<String> = []
     var reportedEvidence: Set<String> = []
     var fetching: Set<Bytes32> = []
+    /// Verified commit certificates from block sync, by block hash.
+    var certified: [Bytes32: CommitCertificate] = [:]
     var awaitingBlock = false
     /// Decided and handed to the runtime; waiting for it to be durable.
     var decided: CommittedBlock?
@@ -44,14 +50,16 @@ public struct ConsensusMachine: Sendable {
     /// durable); replayed when we get there. Bounded: at most one proposal and one vote per
     /// validator, round and type.
     var early: [String: ConsensusInput] = [:]
+    var earlyValues: [String: Int] = [:]
     static let maxEarlyMessages = 4096
 
     /// The signer state that is durable, and the newest one asked for.
     public private(set) var durableSigner: SignerState
     var requestedSigner: SignerState
-    var pendingSignatures: [(state: SignerState, message: Unsigned)] = []
+    /// Signed messages waiting for their signer state to be durable, oldest first.
+    var pendingSignatures: [(state: SignerState, message: Signed)] = []
 
-    enum Unsigned: Sendable {
+    enum Signed: Sendable {
         case proposal(Proposal)
         case vote(Vote)
     }
@@ -60,6 +68,8 @@ public struct ConsensusMachine: Sendable {
     public struct Faults: Sendable, Hashable {
         /// Ignore the locking rule: prevote any valid proposal even when locked on another block.
         public var ignoreLocks = false
+        /// Propose a fresh block even when a valid value is known (a Byzantine proposer's choice).
+        public var ignoreValidValue = false
         public init() {}
     }
 
@@ -83,7 +93,21 @@ public struct ConsensusMachine: Sendable {
         self.lastBlockTime = lastBlockTime
         durableSigner = signer
         requestedSigner = signer
+        // A restarted validator resumes in the round and step it last signed at, honouring its
+        // lock, and sends the votes it signed at this height again (section 14).
+        if signer.height == height {
+            resumeRound = signer.round
+            resumeStep = signer.step
+            if let round = signer.lockedRound, let hash = signer.lockedHash {
+                lockedRound = Int64(round)
+                lockedHash = hash
+            }
+        }
     }
+
+    /// Where `start` begins: round 0, or where a restarted validator last signed.
+    var resumeRound: UInt32 = 0
+    var resumeStep: Step = .propose
 
     /// For tests only: break a rule on purpose.
     package mutating func inject(_ faults: Faults) { self.faults = faults }
@@ -99,7 +123,16 @@ public struct ConsensusMachine: Sendable {
     public mutating func start(now: UInt64) -> [ConsensusAction] {
         self.now = now
         var actions: [ConsensusAction] = []
-        startRound(0, &actions)
+        startRound(resumeRound, &actions)
+        if durableSigner.height == height {
+            // Restarted: it already took the steps up to the one it signed; its votes of this
+            // height may never have left (or were lost with the peers' memory), so they go again.
+            step = Swift.max(step, resumeStep)
+            for vote in durableSigner.votes {
+                actions.append(.broadcastVote(vote))
+                receive(vote, &actions)
+            }
+        }
         evaluate(&actions)
         return actions
     }
@@ -121,20 +154,20 @@ public struct ConsensusMachine: Sendable {
             validating.remove(hash)
             verdicts[hash] = valid
         case .signerStateDurable(let state):
-            if state.allows(height: durableSigner.height, round: durableSigner.round, step: durableSigner.step)
-                || state == durableSigner
-            {
-                durableSigner = state
-            }
+            // Only a state at or after the durable one moves it on; then every signature it covers may leave.
+            if state.covers(durableSigner) { durableSigner = state }
             release(&actions)
         case .blockDurable(let h):
             if let decided, decided.block.header.height == h, h == height { advance(after: decided, &actions) }
         case .syncedBlock(let committed):
             let block = committed.block
             if block.header.height == height, decided == nil,
-                (try? validators.verify(committed.commit, height: height, blockHash: block.header.hash, chainID: chainID)) != nil
+                (try? validators.verify(committed.commit, height: height, blockHash: block.header.hash, chainID: chainID)) != nil,
+                keep(block)
             {
-                blocks[block.header.hash] = block
+                // The certificate is itself the proof that a quorum precommitted the block; its votes
+                // are still received, for evidence against a validator that signed otherwise.
+                certified[block.header.hash] = committed.commit
                 for signature in committed.commit.signatures {
                     receive(committed.commit.precommit(for: signature, validator: validators.validators[Int(signature.validatorIndex)].key), &actions)
                 }
@@ -142,9 +175,8 @@ public struct ConsensusMachine: Sendable {
             }
         case .fetchedBlock(let block):
             let hash = block.header.hash
-            if block.header.height == height, fetching.contains(hash) {
+            if block.header.height == height, fetching.contains(hash), keep(block) {
                 fetching.remove(hash)
-                blocks[hash] = block
                 requestValidation(block, &actions)
             }
         }
@@ -154,23 +186,50 @@ public struct ConsensusMachine: Sendable {
 
     // MARK: Receiving
 
-    /// Keeps a message for the next height until we reach it.
-    mutating func keepEarly(_ key: String, _ input: ConsensusInput) {
-        guard early.count < Self.maxEarlyMessages, early[key] == nil else { return }
-        early[key] = input
+    /// Whether a message of the next height may be kept under `key` (checked before the signature,
+    /// which is only verified for a message that would be kept).
+    func earlySlotFree(_ key: String) -> Bool { early.count < Self.maxEarlyMessages && early[key] == nil }
+
+    /// Rounds further ahead than this are ignored: a Byzantine proposer of far rounds cannot make
+    /// us store or validate without bound. (Round skips need only the next few rounds.)
+    static let roundWindow: UInt32 = 32
+
+    func inWindow(_ r: UInt32) -> Bool { r <= round &+ Self.roundWindow }
+
+    /// Whether a block's body is the one its header commits to: a relay cannot swap transactions
+    /// under a signed header.
+    func bodyMatchesHeader(_ block: Block) -> Bool {
+        block.header.transactionsRoot == LedgerState.transactionsRoot(block.transactions)
+            && block.header.evidenceRoot == LedgerState.evidenceRoot(block.evidence)
+            && block.header.lastCommitHash == LedgerState.commitHash(block.lastCommit)
+    }
+
+    /// Keeps a block under its hash, never replacing one already kept.
+    mutating func keep(_ block: Block) -> Bool {
+        let hash = block.header.hash
+        if blocks[hash] != nil { return true }
+        guard bodyMatchesHeader(block) else { return false }
+        blocks[hash] = block
+        return true
+    }
+
+    func verifies(_ proposal: Proposal) -> Bool {
+        let expected = validators.validators[proposer(height: proposal.height, round: proposal.round)].key
+        return proposal.proposer == expected && proposal.block.header.hash == proposal.blockHash
+            && proposal.block.header.height == proposal.height && proposal.block.header.proposer == expected
+            && expected.ed25519.verifies(proposal.signature, for: .proposal, chainID: chainID, message: proposal.signedBytes)
     }
 
     mutating func receive(_ proposal: Proposal, _ actions: inout [ConsensusAction]) {
-        if proposal.height == height + 1 { keepEarly("p/\(proposal.round)/\(proposal.proposer.hex)", .proposal(proposal)) }
-        guard proposal.height == height, proposals[proposal.round] == nil else { return }
-        let expected = validators.validators[proposer(height: proposal.height, round: proposal.round)].key
-        guard proposal.proposer == expected, proposal.block.header.hash == proposal.blockHash,
-            proposal.block.header.height == height,
-            expected.ed25519.verifies(proposal.signature, for: .proposal, chainID: chainID, message: proposal.signedBytes)
-        else { return }
+        if proposal.height == height + 1 {
+            let key = "p/\(proposal.round)"
+            if proposal.round < Self.roundWindow, earlySlotFree(key), verifies(proposal) { early[key] = .proposal(proposal) }
+            return
+        }
+        guard proposal.height == height, inWindow(proposal.round), proposals[proposal.round] == nil, verifies(proposal) else { return }
         if let pol = proposal.polRound, pol >= proposal.round { return }
+        guard keep(proposal.block) else { return }
         proposals[proposal.round] = proposal
-        blocks[proposal.blockHash] = proposal.block
         requestValidation(proposal.block, &actions)
     }
 
@@ -181,23 +240,43 @@ public struct ConsensusMachine: Sendable {
         actions.append(.validate(block))
     }
 
+    func verifies(_ vote: Vote) -> Bool {
+        vote.validator.ed25519.verifies(vote.signature, for: .vote, chainID: chainID, message: vote.signedBytes)
+    }
+
     mutating func receive(_ vote: Vote, _ actions: inout [ConsensusAction]) {
-        if vote.height == height + 1 { keepEarly("v/\(vote.round)/\(vote.voteType.rawValue)/\(vote.validator.hex)", .vote(vote)) }
-        guard vote.height == height, let index = validators.index(of: vote.validator),
-            vote.validator.ed25519.verifies(vote.signature, for: .vote, chainID: chainID, message: vote.signedBytes)
-        else { return }
-        let existing = vote.voteType == .prevote ? prevotes[vote.round]?[index] : precommits[vote.round]?[index]
-        if let existing {
-            if existing.blockHash != vote.blockHash {
-                let tag = "\(index)/\(vote.round)/\(vote.voteType.rawValue)"
-                if reportedEvidence.insert(tag).inserted { actions.append(.evidence(Evidence(duplicateVote: existing, vote))) }
+        guard let index = validators.index(of: vote.validator) else { return }
+        if vote.height == height + 1 {
+            // Keyed by value too (an equivocator's votes are all kept, up to the same bound as at
+            // the current height).
+            let slot = "v/\(vote.round)/\(vote.voteType.rawValue)/\(index)"
+            let key = "\(slot)/\(vote.blockHash?.description ?? "nil")"
+            if vote.round < Self.roundWindow, earlySlotFree(key), earlyValues[slot, default: 0] < Self.maxValuesPerValidator, verifies(vote) {
+                early[key] = .vote(vote)
+                earlyValues[slot, default: 0] += 1
             }
             return
         }
+        if vote.height + 1 == height {
+            checkPrevious(vote, index: index, &actions)
+            return
+        }
+        guard vote.height == height, inWindow(vote.round) else { return }
+        let existing = (vote.voteType == .prevote ? prevotes[vote.round]?[index] : precommits[vote.round]?[index]) ?? []
+        // Gossip delivers most votes more than once: a copy of a stored vote needs no second
+        // verification, and a second vote for a value already held adds nothing.
+        guard !existing.contains(where: { $0.blockHash == vote.blockHash }), existing.count < Self.maxValuesPerValidator, verifies(vote)
+        else { return }
+        if let first = existing.first {
+            // Equivocation. The vote is kept too: the other value may have a quorum that honest
+            // peers saw, and they need this vote to see it (the paper counts it for each value).
+            let tag = "\(index)/\(vote.round)/\(vote.voteType.rawValue)"
+            if reportedEvidence.insert(tag).inserted { actions.append(.evidence(Evidence(duplicateVote: first, vote))) }
+        }
         if vote.voteType == .prevote {
-            prevotes[vote.round, default: [:]][index] = vote
+            prevotes[vote.round, default: [:]][index, default: []].append(vote)
         } else {
-            precommits[vote.round, default: [:]][index] = vote
+            precommits[vote.round, default: [:]][index, default: []].append(vote)
         }
     }
 
@@ -211,7 +290,7 @@ public struct ConsensusMachine: Sendable {
             actions.append(.scheduleTimeout(Timeout(height: height, round: r, step: .propose), afterMilliseconds: timeouts.milliseconds(.propose, round: r)))
             return
         }
-        if let validHash, let block = blocks[validHash] {
+        if let validHash, let block = blocks[validHash], !faults.ignoreValidValue {
             propose(block, polRound: UInt32(validRound), &actions)
         } else {
             awaitingBlock = true
@@ -237,29 +316,38 @@ public struct ConsensusMachine: Sendable {
         requestSignature(.vote(vote), step: type == .prevote ? .prevote : .precommit, hash: hash, &actions)
     }
 
-    /// Asks for the signer state that covers the message; it is signed and sent once that is durable.
-    mutating func requestSignature(_ message: Unsigned, step: Step, hash: Bytes32?, _ actions: inout [ConsensusAction]) {
-        guard requestedSigner.allows(height: height, round: round, step: step) else { return }
-        let state = SignerState(height: height, round: round, step: step, blockHash: hash)
+    /// Signs the message and asks for the signer state that covers it (with the vote in its list);
+    /// the message leaves the machine only once that state is durable (section 14).
+    mutating func requestSignature(_ message: Signed, step: Step, hash: Bytes32?, _ actions: inout [ConsensusAction]) {
+        guard let key, index != nil, requestedSigner.allows(height: height, round: round, step: step) else { return }
+        let lock: (UInt32?, Bytes32?) = lockedRound >= 0 ? (UInt32(lockedRound), lockedHash) : (nil, nil)
+        var state = SignerState(
+            height: height, round: round, step: step, blockHash: hash, lockedRound: lock.0, lockedHash: lock.1,
+            votes: requestedSigner.height == height ? requestedSigner.votes : [])
+        let signed: Signed
+        switch message {
+        case .proposal(var proposal):
+            proposal.signature = Bytes64(key.signature(for: .proposal, chainID: chainID, message: proposal.signedBytes).bytes)!
+            signed = .proposal(proposal)
+        case .vote(var vote):
+            vote.signature = Bytes64(key.signature(for: .vote, chainID: chainID, message: vote.signedBytes).bytes)!
+            state.votes = Array((state.votes + [vote]).suffix(SignerState.maxVotes))
+            signed = .vote(vote)
+        }
         requestedSigner = state
-        pendingSignatures.append((state, message))
+        pendingSignatures.append((state, signed))
         actions.append(.persistSignerState(state))
     }
 
-    /// Signs and sends every message whose signer state is durable.
+    /// Sends every signed message whose signer state is durable, and receives it itself.
     mutating func release(_ actions: inout [ConsensusAction]) {
-        guard let key else { return }
-        while let first = pendingSignatures.first,
-            !first.state.allows(height: durableSigner.height, round: durableSigner.round, step: durableSigner.step)
-        {
+        while let first = pendingSignatures.first, durableSigner.covers(first.state) {
             pendingSignatures.removeFirst()
             switch first.message {
-            case .proposal(var proposal):
-                proposal.signature = Bytes64(key.signature(for: .proposal, chainID: chainID, message: proposal.signedBytes).bytes)!
+            case .proposal(let proposal):
                 actions.append(.broadcastProposal(proposal))
                 receive(proposal, &actions)
-            case .vote(var vote):
-                vote.signature = Bytes64(key.signature(for: .vote, chainID: chainID, message: vote.signedBytes).bytes)!
+            case .vote(let vote):
                 actions.append(.broadcastVote(vote))
                 receive(vote, &actions)
             }
@@ -267,7 +355,7 @@ public struct ConsensusMachine: Sendable {
     }
 
     mutating func fire(_ timeout: Timeout, _ actions: inout [ConsensusAction]) {
-        guard timeout.height == height, timeout.round == round else { return }
+        guard decided == nil, timeout.height == height, timeout.round == round else { return }
         switch timeout.step {
         case .propose where step == .propose:
             vote(.prevote, nil, &actions)
@@ -284,15 +372,15 @@ public struct ConsensusMachine: Sendable {
 
     // MARK: The rules (the upon-clauses of the Tendermint paper, Algorithm 1)
 
-    func power(_ votes: [Int: Vote]?, for hash: Bytes32??) -> UInt64 {
+    func power(_ votes: [Int: [Vote]]?, for hash: Bytes32??) -> UInt64 {
         guard let votes else { return 0 }
         return votes.reduce(0) { sum, entry in
-            if let hash, entry.value.blockHash != hash { return sum }
+            if let hash, !entry.value.contains(where: { $0.blockHash == hash }) { return sum }
             return sum + validators.validators[entry.key].power
         }
     }
 
-    func quorum(_ votes: [Int: Vote]?, for hash: Bytes32??) -> Bool { validators.isQuorum(power(votes, for: hash)) }
+    func quorum(_ votes: [Int: [Vote]]?, for hash: Bytes32??) -> Bool { validators.isQuorum(power(votes, for: hash)) }
 
     mutating func once(_ tag: String) -> Bool { done.insert("\(height)/\(tag)").inserted }
 
@@ -308,6 +396,14 @@ public struct ConsensusMachine: Sendable {
 
     mutating func rules(_ actions: inout [ConsensusAction]) {
         guard decided == nil else { return }
+        // Decide on a verified certificate from block sync, once the block is judged valid here.
+        for hash in certified.keys.sorted() where verdicts[hash] == true {
+            if let block = blocks[hash] {
+                decided = CommittedBlock(block: block, commit: certified[hash]!)
+                actions.append(.commit(decided!))
+                return
+            }
+        }
         // Decide: a proposal and a quorum of precommits for it, in any round.
         // (Dictionaries are walked in sorted order: the actions must not depend on hash seeds.)
         for r in proposals.keys.sorted() {
@@ -320,7 +416,7 @@ public struct ConsensusMachine: Sendable {
         // A quorum precommitted a block we have without its proposal, or do not have: validate or fetch it.
         for r in precommits.keys.sorted() {
             let votes = precommits[r]!
-            for hash in Set(votes.values.compactMap(\.blockHash)).sorted() where quorum(votes, for: .some(hash)) {
+            for hash in Set(votes.values.joined().compactMap(\.blockHash)).sorted() where quorum(votes, for: .some(hash)) {
                 guard let block = blocks[hash] else {
                     if fetching.insert(hash).inserted { actions.append(.fetchBlock(height: height, blockHash: hash)) }
                     continue
@@ -338,7 +434,7 @@ public struct ConsensusMachine: Sendable {
             var voters = Set(prevotes[r]?.keys.map { $0 } ?? [])
             voters.formUnion(precommits[r]?.keys.map { $0 } ?? [])
             let power = voters.reduce(UInt64(0)) { $0 + validators.validators[$1].power }
-            if power * 3 > validators.totalPower {
+            if power.multipliedFullWidth(by: 3) > validators.totalPower.multipliedFullWidth(by: 1) {
                 startRound(r, &actions)
                 return
             }
@@ -383,16 +479,48 @@ public struct ConsensusMachine: Sendable {
 
     mutating func decide(_ block: Block, round r: UInt32, _ actions: inout [ConsensusAction]) {
         let hash = block.header.hash
-        let votes = (precommits[r] ?? [:]).filter { $0.value.blockHash == hash }.sorted { $0.key < $1.key }
+        let votes = (precommits[r] ?? [:]).compactMap { index, votes in votes.first { $0.blockHash == hash }.map { (index, $0) } }
+            .sorted { $0.0 < $1.0 }
         let certificate = CommitCertificate(
             height: height, round: r, blockHash: hash,
-            signatures: votes.map { CommitSignature(validatorIndex: UInt16($0.key), timestamp: $0.value.timestamp, signature: $0.value.signature) })
+            signatures: votes.map { CommitSignature(validatorIndex: UInt16($0.0), timestamp: $0.1.timestamp, signature: $0.1.signature) })
         let committed = CommittedBlock(block: block, commit: certificate)
         decided = committed
         actions.append(.commit(committed))
     }
 
+    /// A late vote for the height just decided: compared with the first vote of that validator,
+    /// round and type kept from that height, so an equivocation that shows up late is still evidence.
+    mutating func checkPrevious(_ vote: Vote, index: Int, _ actions: inout [ConsensusAction]) {
+        let slot = PreviousSlot(round: vote.round, type: vote.voteType, validator: index)
+        guard let first = previousVotes[slot], first.blockHash != vote.blockHash, !previousEvidence.contains(slot), verifies(vote) else { return }
+        previousEvidence.insert(slot)
+        actions.append(.evidence(Evidence(duplicateVote: first, vote)))
+    }
+
+    struct PreviousSlot: Hashable {
+        var round: UInt32
+        var type: VoteType
+        var validator: Int
+    }
+
+    /// The first vote of each validator, round and type at the previous height, and the slots
+    /// already reported (bounded like the votes of a height: the round window).
+    var previousVotes: [PreviousSlot: Vote] = [:]
+    var previousEvidence: Set<PreviousSlot> = []
+
     mutating func advance(after committed: CommittedBlock, _ actions: inout [ConsensusAction]) {
+        previousVotes = [:]
+        previousEvidence = []
+        for (type, table) in [(VoteType.prevote, prevotes), (.precommit, precommits)] {
+            for (round, votes) in table {
+                for (validator, list) in votes {
+                    let slot = PreviousSlot(round: round, type: type, validator: validator)
+                    previousVotes[slot] = list[0]
+                    if list.count > 1 { previousEvidence.insert(slot) }
+                }
+            }
+        }
         height += 1
         lastCommit = committed.commit
         lastBlockTime = committed.block.header.time
@@ -407,10 +535,14 @@ public struct ConsensusMachine: Sendable {
         prevotes = [:]
         precommits = [:]
         fetching = []
+        certified = [:]
+        done = []
+        reportedEvidence = []
         decided = nil
         startRound(0, &actions)
         let replay = early.keys.sorted().map { early[$0]! }
         early = [:]
+        earlyValues = [:]
         for input in replay {
             switch input {
             case .proposal(let proposal): receive(proposal, &actions)

@@ -31,20 +31,43 @@ public struct SignerState: Hashable, Sendable, WireCodable {
     public var step: Step
     /// The block signed at that step; nil for a nil vote.
     public var blockHash: Bytes32?
+    /// The lock held when signing (a precommit for a block locks on it): kept so that a restarted
+    /// validator still honours it.
+    public var lockedRound: UInt32?
+    public var lockedHash: Bytes32?
+    /// The votes signed at `height`, oldest first, at most ``maxVotes`` (the newest): a restarted
+    /// validator sends them again, because peers may need them to reach a quorum (a vote lost in a
+    /// crash would otherwise be lost for good, and with it the round).
+    public var votes: [Vote]
 
-    public init(height: UInt64, round: UInt32, step: Step, blockHash: Bytes32?) {
+    /// Two votes per round over the round window.
+    public static let maxVotes = 64
+
+    public init(
+        height: UInt64, round: UInt32, step: Step, blockHash: Bytes32?, lockedRound: UInt32? = nil, lockedHash: Bytes32? = nil,
+        votes: [Vote] = []
+    ) {
         self.height = height
         self.round = round
         self.step = step
         self.blockHash = blockHash
+        self.lockedRound = lockedRound
+        self.lockedHash = lockedHash
+        self.votes = votes
     }
 
     /// The state of a validator that never signed.
     public static let initial = SignerState(height: 0, round: 0, step: .propose, blockHash: nil)
 
-    /// Whether signing at (height, round, step) would not go back past this state.
+    /// Whether signing at (height, round, step) would not go back past this state: it comes
+    /// strictly after it.
     public func allows(height: UInt64, round: UInt32, step: Step) -> Bool {
         (height, round, step.rawValue) > (self.height, self.round, self.step.rawValue)
+    }
+
+    /// Whether `other` is at or before this state (so this state covers it).
+    public func covers(_ other: SignerState) -> Bool {
+        !allows(height: other.height, round: other.round, step: other.step)
     }
 
     public func encode(to writer: inout ByteWriter) {
@@ -52,6 +75,9 @@ public struct SignerState: Hashable, Sendable, WireCodable {
         writer.write(round)
         writer.write(step.rawValue)
         writer.writeOptional(blockHash) { $0.write($1) }
+        writer.writeOptional(lockedRound) { $0.write($1) }
+        writer.writeOptional(lockedHash) { $0.write($1) }
+        writer.writeList(votes)
     }
 
     public init(from reader: inout ByteReader) throws(WireError) {
@@ -59,6 +85,9 @@ public struct SignerState: Hashable, Sendable, WireCodable {
         round = try reader.readU32("round")
         step = try reader.readEnum("step")
         blockHash = try reader.readOptional("block_hash") { r throws(WireError) in try Bytes32(from: &r) }
+        lockedRound = try reader.readOptional("locked_round") { r throws(WireError) in try r.readU32("locked_round") }
+        lockedHash = try reader.readOptional("locked_hash") { r throws(WireError) in try Bytes32(from: &r) }
+        votes = try reader.readList(max: Self.maxVotes, "votes")
     }
 }
 

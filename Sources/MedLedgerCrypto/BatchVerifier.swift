@@ -22,9 +22,11 @@ public struct SignatureCheck: Sendable {
         self.message = message
     }
 
-    /// Whether this one signature verifies.
-    public var isValid: Bool {
-        publicKey.isValidSignature(signature, for: domain, chainID: chainID, message: message)
+    /// Whether this one signature verifies (remembered in ``VerificationCache/shared``).
+    public var isValid: Bool { isValid(cache: .shared) }
+
+    public func isValid(cache: VerificationCache?) -> Bool {
+        publicKey.isValidSignature(signature, for: domain, chainID: chainID, message: message, cache: cache)
     }
 }
 
@@ -53,12 +55,13 @@ public enum BatchVerifier {
     /// - Parameters:
     ///   - parallelThreshold: batches smaller than this are checked on the calling thread.
     ///   - workers: how many threads to spread a large batch over; defaults to the active cores.
+    ///   - cache: where successes are remembered; nil checks every signature (benchmarks).
     public static func verify(
         _ checks: [SignatureCheck], parallelThreshold: Int = defaultParallelThreshold,
-        workers: Int = ProcessInfoCores.active
+        workers: Int = ProcessInfoCores.active, cache: VerificationCache? = .shared
     ) -> Result {
         if checks.count < parallelThreshold || workers <= 1 {
-            return Result(failures: checks.indices.filter { !checks[$0].isValid })
+            return Result(failures: checks.indices.filter { !checks[$0].isValid(cache: cache) })
         }
         let valid = UnsafeMutableBufferPointer<Bool>.allocate(capacity: checks.count)
         valid.initialize(repeating: false)
@@ -69,7 +72,7 @@ public enum BatchVerifier {
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             var index = chunk
             while index < checks.count {
-                results[index] = checks[index].isValid
+                results[index] = checks[index].isValid(cache: cache)
                 index += chunks
             }
         }

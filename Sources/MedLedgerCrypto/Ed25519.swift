@@ -22,11 +22,20 @@ public enum Ed25519 {
         public var description: String { "Ed25519.PublicKey(\(lowercaseHex(bytes)))" }
 
         /// Whether `signature` signs `message` under `domain` and `chainID`.
+        ///
+        /// - Parameter cache: where successes are remembered (``VerificationCache``); nil checks
+        ///   the signature whatever was seen before (benchmarks).
         public func isValidSignature(
-            _ signature: Signature, for domain: SigningDomain, chainID: String, message: some Collection<UInt8>
+            _ signature: Signature, for domain: SigningDomain, chainID: String, message: some Collection<UInt8>,
+            cache: VerificationCache? = .shared
         ) -> Bool {
             let input = domain.signingInput(chainID: chainID, message: message)
-            return isValidRawSignature(signature, for: input)
+            guard let cache else { return isValidRawSignature(signature, for: input) }
+            let entry = VerificationCache.entry(key: bytes, signature: signature.bytes, message: input)
+            if cache.contains(entry) { return true }
+            guard isValidRawSignature(signature, for: input) else { return false }
+            cache.insert(entry)
+            return true
         }
 
         /// Verifies raw bytes: only for the RFC 8032 known-answer tests and the batch verifier.

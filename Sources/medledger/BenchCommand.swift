@@ -53,12 +53,12 @@ struct SignaturesBench: ParsableCommand {
         }
         var result = BatchVerifier.Result(failures: [])
         let sequentialSeconds = best(rounds) {
-            result = BatchVerifier.verify(checks, parallelThreshold: Int.max)
+            result = BatchVerifier.verify(checks, parallelThreshold: Int.max, cache: nil)
         }
         precondition(result.allValid, "every benchmark signature must verify")
         let cores = ProcessInfoCores.active
         let parallelSeconds = best(rounds) {
-            result = BatchVerifier.verify(checks, workers: cores)
+            result = BatchVerifier.verify(checks, workers: cores, cache: nil)
         }
         precondition(result.allValid, "every benchmark signature must verify")
 

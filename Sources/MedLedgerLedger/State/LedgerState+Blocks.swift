@@ -100,7 +100,9 @@ extension LedgerState {
     }
 
     /// Decodes and verifies the signatures of `transactions`, across the cores.
-    public static func verify(_ transactions: [Transaction], chainID: String) throws(LedgerError) -> [VerifiedTransaction] {
+    public static func verify(
+        _ transactions: [Transaction], chainID: String, cache: VerificationCache? = .shared
+    ) throws(LedgerError) -> [VerifiedTransaction] {
         var bodies: [TransactionBody] = []
         var checks: [SignatureCheck] = []
         for (index, transaction) in transactions.enumerated() {
@@ -114,7 +116,7 @@ extension LedgerState {
                     publicKey: transaction.signer.ed25519, signature: try! Ed25519.Signature(bytes: transaction.signature.bytes),
                     domain: .transaction, chainID: chainID, message: transaction.signedBytes))
         }
-        if let bad = BatchVerifier.verify(checks).failures.first {
+        if let bad = BatchVerifier.verify(checks, cache: cache).failures.first {
             throw LedgerError(.badSignature, "transaction \(bad) (\(transactions[bad].id.hex)): the signature does not verify")
         }
         return zip(transactions, bodies).map { VerifiedTransaction(uncheckedEnvelope: $0, body: $1) }

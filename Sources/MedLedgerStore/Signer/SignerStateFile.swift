@@ -9,7 +9,8 @@ import MedLedgerWire
 public struct SignerStateFile: Sendable {
     public static let fileName = "signer-state"
     static let magic: [UInt8] = Array("MLSS".utf8)
-    static let maxPayload = 1024
+    /// A signer state with its votes of one height (at most 64 of about 150 bytes) fits.
+    static let maxPayload = 16_384
 
     public let path: String
     let fileSystem: any FileSystem

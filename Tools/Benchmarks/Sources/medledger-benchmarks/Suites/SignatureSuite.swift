@@ -13,7 +13,7 @@ struct SignatureSuite {
         let count = transactions.count
         let checks = try Self.checks(transactions, chainID: chainID)
         let cores = ProcessInfoCores.active
-        precondition(BatchVerifier.verify(checks).allValid, "every benchmark signature must verify")
+        precondition(BatchVerifier.verify(checks, cache: nil).allValid, "every benchmark signature must verify")
 
         struct Row {
             let step: String
@@ -22,13 +22,13 @@ struct SignatureSuite {
         let rows = [
             Row(
                 step: "LedgerState.verify: decode + checks + BatchVerifier (parallel)",
-                timing: try measure(options) { blackHole(try LedgerState.verify(transactions, chainID: chainID)) }),
+                timing: try measure(options) { blackHole(try LedgerState.verify(transactions, chainID: chainID, cache: nil)) }),
             Row(
-                step: "BatchVerifier.verify(checks): parallel, \(cores) workers",
-                timing: measure(options) { blackHole(BatchVerifier.verify(checks)) }),
+                step: "BatchVerifier.verify(checks, cache: nil): parallel, \(cores) workers",
+                timing: measure(options) { blackHole(BatchVerifier.verify(checks, cache: nil)) }),
             Row(
-                step: "BatchVerifier.verify(checks, parallelThreshold: Int.max): sequential",
-                timing: measure(options) { blackHole(BatchVerifier.verify(checks, parallelThreshold: Int.max)) }),
+                step: "BatchVerifier.verify(checks, parallelThreshold: Int.max, cache: nil): sequential",
+                timing: measure(options) { blackHole(BatchVerifier.verify(checks, parallelThreshold: Int.max, cache: nil)) }),
             Row(
                 step: "preparing the checks alone (decode, signed bytes, keys)",
                 timing: try measure(options) { blackHole(try Self.checks(transactions, chainID: chainID)) }),
