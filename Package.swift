@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "MedLedgerStore", targets: ["MedLedgerStore"]),
         .library(name: "MedLedgerInspect", targets: ["MedLedgerInspect"]),
         .library(name: "MedLedgerNet", targets: ["MedLedgerNet"]),
+        .library(name: "MedLedgerNode", targets: ["MedLedgerNode"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -70,6 +71,12 @@ let package = Package(
         .target(
             name: "MedLedgerNet",
             dependencies: ["MedLedgerWire", "MedLedgerCrypto", .product(name: "Logging", package: "swift-log")]
+        ),
+
+        // The node runtime: mempool, consensus over the network, block sync, lifecycle.
+        .target(
+            name: "MedLedgerNode",
+            dependencies: ["MedLedgerConsensus", "MedLedgerStore", "MedLedgerLedger", "MedLedgerWire", "MedLedgerCrypto"]
         ),
 
         // The deterministic consensus simulator: the tests' sweeps and `medledger-sim` (long sweeps).
@@ -131,6 +138,10 @@ let package = Package(
         .testTarget(
             name: "MedLedgerConsensusTests",
             dependencies: ["MedLedgerConsensus", "MedLedgerSimulation", "MedLedgerStore", "MedLedgerTestSupport"]
+        ),
+        .testTarget(
+            name: "MedLedgerNodeTests",
+            dependencies: ["MedLedgerNode", "MedLedgerLedger", "MedLedgerWire", "MedLedgerCrypto"]
         ),
         .testTarget(
             name: "MedLedgerStoreTests",
