@@ -76,7 +76,10 @@ let package = Package(
         // The node runtime: mempool, consensus over the network, block sync, lifecycle.
         .target(
             name: "MedLedgerNode",
-            dependencies: ["MedLedgerConsensus", "MedLedgerStore", "MedLedgerLedger", "MedLedgerWire", "MedLedgerCrypto"]
+            dependencies: [
+                "MedLedgerConsensus", "MedLedgerStore", "MedLedgerLedger", "MedLedgerNet", "MedLedgerWire", "MedLedgerCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         // The deterministic consensus simulator: the tests' sweeps and `medledger-sim` (long sweeps).
@@ -141,7 +144,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MedLedgerNodeTests",
-            dependencies: ["MedLedgerNode", "MedLedgerLedger", "MedLedgerWire", "MedLedgerCrypto"]
+            dependencies: ["MedLedgerNode", "MedLedgerNet", "MedLedgerLedger", "MedLedgerWire", "MedLedgerCrypto"]
         ),
         .testTarget(
             name: "MedLedgerStoreTests",

@@ -133,6 +133,16 @@ extension LedgerState {
         }
     }
 
+    /// Whether this evidence is already committed.
+    public func isCommitted(_ evidence: Evidence) -> Bool { self.evidence.contains(Bytes32(SHA256.hash(evidence.canonicalBytes).bytes)!) }
+
+    /// Throws what a block carrying this evidence next would be refused for (its votes, signer,
+    /// signatures, or that it is already committed); records nothing.
+    public func check(_ evidence: Evidence) throws(LedgerError) {
+        var scratch = self
+        try scratch.apply(evidence, in: BlockContext(height: height + 1, time: lastBlockTime + 1))
+    }
+
     /// Checks duplicate-vote evidence and records it (Protocol/LEDGER.md, "Evidence").
     mutating func apply(_ evidence: Evidence, in context: BlockContext) throws(LedgerError) {
         let a = evidence.voteA

@@ -1,0 +1,170 @@
+import Foundation
+import Logging
+import MedLedgerConsensus
+import MedLedgerCrypto
+import MedLedgerLedger
+import MedLedgerNet
+import MedLedgerNode
+import MedLedgerWire
+import Testing
+
+/// Nodes in one process over real loopback sockets: consensus, gossip, block sync, restart.
+/// They bind ports, so the suite runs serialized.
+@Suite("node cluster on loopback", .serialized)
+struct ClusterTests {
+    static let chainID = "medledger-cluster-test"
+
+    struct Member {
+        let organisation: Ed25519.PrivateKey
+        let validator: Ed25519.PrivateKey
+        let node: Ed25519.PrivateKey
+    }
+
+    static func key(_ label: String) -> Ed25519.PrivateKey {
+        try! Ed25519.PrivateKey(seed: SecureBytes(SHA256.hash(Array("cluster \(label)".utf8)).bytes))
+    }
+
+    let members = (0..<4).map { Member(organisation: ClusterTests.key("org \($0)"), validator: ClusterTests.key("validator \($0)"), node: ClusterTests.key("node \($0)")) }
+    let genesis: Genesis
+    let directory: String
+
+    init() throws {
+        let kinds: [FacilityKind] = [.hospital, .dentalClinic, .laboratory, .familyPractice]
+        let facilities = members.enumerated().map { index, member in
+            Facility(
+                name: "facility \(index)", kind: kinds[index], organisationKey: member.organisation.publicKey.wire,
+                validatorKey: member.validator.publicKey.wire, nodeKey: member.node.publicKey.wire,
+                recordKey: Bytes32(SHA256.hash(Array("box \(index)".utf8)).bytes)!, power: 10)
+        }
+        genesis = try Genesis(chainID: Self.chainID, genesisTime: 1_700_000_000_000, facilities: facilities)
+        directory = NSTemporaryDirectory() + "medledger-cluster-\(UInt64.random(in: 0..<UInt64.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    func options(_ index: Int, peers: [PeerEndpoint] = []) -> Node.Options {
+        var options = Node.Options(genesis: genesis, dataDirectory: "\(directory)/node\(index)", nodeKey: members[index].node, validatorKey: members[index].validator)
+        options.peers = peers
+        options.timeouts.propose = 800
+        options.timeouts.prevote = 300
+        options.timeouts.precommit = 300
+        options.timeouts.delta = 200
+        options.commitWait = .milliseconds(50)
+        options.statusInterval = .milliseconds(200)
+        var logger = Logger(label: "node\(index)")
+        logger.logLevel = ProcessInfo.processInfo.environment["MEDLEDGER_TEST_LOG"] == nil ? .critical : .info
+        options.logger = logger
+        return options
+    }
+
+    /// Starts nodes `indices` (the others' addresses known from `addresses`), each dialing the ones before it.
+    func start(_ indices: [Int], addresses: inout [Int: SocketAddress]) throws -> [Int: Node] {
+        var nodes: [Int: Node] = [:]
+        for index in indices {
+            let peers = addresses.map { PeerEndpoint(host: "127.0.0.1", port: $0.value.port, key: members[$0.key].node.publicKey) }
+            let node = try Node(options: options(index, peers: peers))
+            try node.start()
+            addresses[index] = node.p2pAddress!
+            nodes[index] = node
+        }
+        return nodes
+    }
+
+    static func wait(for nodes: [Node], height: UInt64, seconds: Double = 60) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if nodes.allSatisfy({ $0.status.height >= height }) { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    func registration(_ patient: Ed25519.PrivateKey, at member: Int) -> Transaction {
+        let box = Bytes32(SHA256.hash(Array("patient box \(patient.publicKey.wire.hex)".utf8)).bytes)!
+        let attested = RegisterPatient.attestedBytes(patient: patient.publicKey.wire, encryptionKey: box)
+        let attestation = members[member].organisation.signature(for: .patientAttestation, chainID: Self.chainID, message: attested)
+        return Transaction.signed(
+            .registerPatient(RegisterPatient(encryptionKey: box, facility: members[member].organisation.publicKey.wire, attestation: Bytes64(attestation.bytes)!)),
+            by: patient, nonce: 1, chainID: Self.chainID)
+    }
+
+    @Test("four nodes commit the transactions submitted to any of them, and hold identical chains")
+    func fourNodesCommit() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var addresses: [Int: SocketAddress] = [:]
+        let nodes = try start([0, 1, 2, 3], addresses: &addresses)
+        defer { for node in nodes.values { node.stop() } }
+        let all = (0..<4).map { nodes[$0]! }
+        #expect(await Self.wait(for: all, height: 2), "the cluster did not reach height 2: \(all.map(\.status))")
+
+        let patients = (0..<20).map { Self.key("patient \($0)") }
+        var ids: [Bytes32] = []
+        for (index, patient) in patients.enumerated() {
+            let transaction = registration(patient, at: index % 4)
+            guard case .added(let id) = all[index % 4].submit(transaction) else { Issue.record("transaction \(index) refused"); continue }
+            ids.append(id)
+        }
+        // Every acknowledged transaction ends up in the chain of every node.
+        let target = all.map(\.status.height).max()! + 3
+        #expect(await Self.wait(for: all, height: target), "stalled: \(all.map(\.status))")
+        let height = all.map(\.status.height).min()!
+        var committed: Set<Bytes32> = []
+        for h in 1...height {
+            let blocks = try all.map { try $0.block(at: h) }
+            #expect(Set(blocks.map(\.block.header.hash)).count == 1, "height \(h) differs between nodes")
+            for transaction in blocks[0].block.transactions { committed.insert(Mempool.id(of: transaction)) }
+        }
+        #expect(Set(ids).isSubset(of: committed), "\(Set(ids).subtracting(committed).count) acknowledged transactions were not committed")
+        for node in all { #expect(node.fault == nil) }
+    }
+
+    @Test("a node that starts late, and a node that restarts from its disk, catch up by block sync and rejoin")
+    func lateAndRestartedNodes() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var addresses: [Int: SocketAddress] = [:]
+        var nodes = try start([0, 1, 2], addresses: &addresses)
+        defer { for node in nodes.values { node.stop() } }
+        #expect(await Self.wait(for: [nodes[0]!, nodes[1]!, nodes[2]!], height: 5), "three of four did not commit")
+
+        // The fourth joins late: it syncs the blocks it missed, then takes part.
+        let late = try start([3], addresses: &addresses)
+        nodes[3] = late[3]
+        let best = nodes[0]!.status.height
+        #expect(await Self.wait(for: [nodes[3]!], height: best + 2), "the late node did not catch up: \(nodes[3]!.status)")
+
+        // Node 1 stops (the other three keep committing), then restarts from its data.
+        nodes[1]!.stop()
+        let stoppedAt = nodes[1]!.status.height
+        #expect(await Self.wait(for: [nodes[0]!, nodes[2]!, nodes[3]!], height: stoppedAt + 3), "three nodes did not go on without node 1")
+        addresses[1] = nil
+        let restarted = try start([1], addresses: &addresses)
+        nodes[1] = restarted[1]
+        let now = nodes[0]!.status.height
+        #expect(await Self.wait(for: [nodes[1]!], height: now + 2), "the restarted node did not catch up: \(nodes[1]!.status)")
+
+        let height = nodes.values.map(\.status.height).min()!
+        for h in 1...height {
+            let hashes = try Set(nodes.values.map { try $0.block(at: h).block.header.hash })
+            #expect(hashes.count == 1, "height \(h) differs between nodes")
+        }
+    }
+
+    @Test("with two of four validators stopped nothing commits; when one returns, commits resume")
+    func noQuorum() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var addresses: [Int: SocketAddress] = [:]
+        var nodes = try start([0, 1, 2, 3], addresses: &addresses)
+        defer { for node in nodes.values { node.stop() } }
+        #expect(await Self.wait(for: Array(nodes.values), height: 2))
+        nodes[2]!.stop()
+        nodes[3]!.stop()
+        try await Task.sleep(for: .milliseconds(500))
+        let stuck = nodes[0]!.status.height
+        try await Task.sleep(for: .seconds(3))
+        #expect(nodes[0]!.status.height <= stuck + 1, "a block was committed without a quorum")
+        addresses[2] = nil
+        addresses[3] = nil
+        let back = try start([2], addresses: &addresses)
+        nodes[2] = back[2]
+        #expect(await Self.wait(for: [nodes[0]!, nodes[1]!, nodes[2]!], height: stuck + 3), "commits did not resume: \(nodes.values.map(\.status))")
+    }
+}
