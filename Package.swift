@@ -99,6 +99,7 @@ let package = Package(
         .executableTarget(
             name: "medledger",
             dependencies: [
+                "MedLedgerNode",
                 "MedLedgerCrypto",
                 "MedLedgerWire",
                 "MedLedgerLedger",
