@@ -28,8 +28,10 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
             let rest = text[text.index(after: close)...]
             guard rest.hasPrefix(":") else { throw bad("no :port follows the bracketed IPv6 address") }
             portPart = rest.dropFirst()
-            guard !hostPart.isEmpty, hostPart.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." || $0 == "%" }),
-                hostPart.contains(":")
+            // An IPv6 address, optionally with a zone (`fe80::1%eth0`).
+            let parts = hostPart.split(separator: "%", maxSplits: 1, omittingEmptySubsequences: false)
+            guard !parts[0].isEmpty, parts[0].contains(":"), parts[0].allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }),
+                parts.count == 1 || (!parts[1].isEmpty && parts[1].utf8.allSatisfy(Self.isHostNameByte))
             else { throw bad("\(hostPart) in brackets is not an IPv6 address") }
         } else {
             guard let colon = text.lastIndex(of: ":") else { throw bad("the address has no :port") }

@@ -113,11 +113,11 @@ extension NodeConfig.Timeouts {
     public init(from decoder: any Decoder) throws {
         let object = try StrictObject(decoder, members: Self.members)
         self.init()
-        if let value = try object.optional(UInt64.self, "propose_ms") { proposeMs = value }
-        if let value = try object.optional(UInt64.self, "prevote_ms") { prevoteMs = value }
-        if let value = try object.optional(UInt64.self, "precommit_ms") { precommitMs = value }
-        if let value = try object.optional(UInt64.self, "delta_ms") { deltaMs = value }
-        if let value = try object.optional(UInt64.self, "cap_ms") { capMs = value }
+        if let value = try object.optionalCount("propose_ms") { proposeMs = value }
+        if let value = try object.optionalCount("prevote_ms") { prevoteMs = value }
+        if let value = try object.optionalCount("precommit_ms") { precommitMs = value }
+        if let value = try object.optionalCount("delta_ms") { deltaMs = value }
+        if let value = try object.optionalCount("cap_ms") { capMs = value }
     }
 
     public func encode(to encoder: any Encoder) throws {

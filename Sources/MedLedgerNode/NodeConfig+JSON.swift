@@ -83,6 +83,23 @@ struct StrictObject {
         return try decode(type, name)
     }
 
+    /// A whole number that may not be negative. (Decoded as `Int` and checked here: Foundation's
+    /// decoder reports a negative number for an unsigned type as invalid JSON, without the member.)
+    func optionalCount(_ name: String) throws -> UInt64? {
+        guard let value = try optional(Int.self, name) else { return nil }
+        guard value >= 0 else {
+            throw NodeConfigError(
+                .malformed, member: memberPath(path + [ConfigKey(name)]), value: String(value),
+                problem: "must be \(describe(UInt64.self))", fix: "write a number from 0 up")
+        }
+        return UInt64(value)
+    }
+
+    func requireCount(_ name: String) throws -> UInt64 {
+        _ = try require(Int.self, name)
+        return try optionalCount(name)!
+    }
+
     private func decode<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
         do {
             return try container.decode(type, forKey: ConfigKey(name))

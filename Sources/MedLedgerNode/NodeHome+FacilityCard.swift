@@ -88,7 +88,7 @@ extension FacilityCard: Codable {
         validatorKey = try key("validator_key")
         nodeKey = try key("node_key")
         recordKey = try key("record_key")
-        power = try object.require(UInt64.self, "power")
+        power = try object.requireCount("power")
         guard power > 0 else {
             throw NodeConfigError(
                 .invalidValue, member: "power", value: "0", problem: "voting power must be positive", fix: "give 1 or more")
