@@ -100,11 +100,13 @@ let package = Package(
             name: "medledger",
             dependencies: [
                 "MedLedgerNode",
+                "MedLedgerNet",
                 "MedLedgerCrypto",
                 "MedLedgerWire",
                 "MedLedgerLedger",
                 "MedLedgerStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -47,6 +47,9 @@ public final class Node: @unchecked Sendable {
         /// A block sync request not answered within this goes to another peer.
         public var syncTimeout: Duration = .seconds(5)
         public var keyLog: KeyLogWriter?
+        /// If set, a small JSON status (height, hash, round, peers, mempool) is written there
+        /// atomically on every status tick, for ops tools that do not speak the client protocol.
+        public var statusFile: String?
         public var logger = Logger(label: "medledger.node")
         /// Transport settings beyond the above (timeouts, queue limits).
         public var transport: (@Sendable (inout TransportConfiguration) -> Void)?
@@ -108,7 +111,7 @@ public final class Node: @unchecked Sendable {
         let chainID = options.genesis.chainID
         let (log, report) = try SegmentLog.open(directory: options.dataDirectory + "/log", chainID: chainID)
         self.log = log
-        if report.tornTail != nil || report.indexRebuilt { logger.warning("log recovered", metadata: ["report": "\(report)"]) }
+        if report.tornTail != nil || (report.indexRebuilt && report.lastHeight > 0) { logger.warning("log recovered", metadata: ["report": "\(report)"]) }
         var state = try LedgerState(genesis: options.genesis)
         var last: CommittedBlock?
         if log.lastHeight > 0 {
@@ -431,11 +434,27 @@ public final class Node: @unchecked Sendable {
     func tick() {
         guard !stopped else { return }
         broadcastStatus()
+        if let path = options.statusFile { writeStatusFile(path) }
         if let request = syncRequest, DispatchTime.now() > request.deadline {
             logger.notice("block sync request timed out", metadata: ["peer": "\(PeerInfo.shortKey(request.peer))"])
             syncRequest = nil
         }
         requestBlocksIfBehind()
+    }
+
+    func writeStatusFile(_ path: String) {
+        let hash = (lastBlock?.block.header.hash ?? .zero).hex
+        let fields = [
+            "\"height\":\(state.height)", "\"hash\":\"\(hash)\"", "\"round\":\(machine.round)", "\"peers\":\(peerConnections.count)",
+            "\"mempool\":\(mempool.count)", "\"best_peer_height\":\(peerHeights.values.max() ?? 0)", "\"time\":\(Self.now())",
+        ]
+        let bytes = Array(("{" + fields.joined(separator: ",") + "}\n").utf8)
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if written == bytes.count { rename(temporary, path) }
     }
 
     /// Asks a peer that is ahead for the next blocks, one request at a time.

@@ -167,4 +167,76 @@ struct ClusterTests {
         nodes[2] = back[2]
         #expect(await Self.wait(for: [nodes[0]!, nodes[1]!, nodes[2]!], height: stuck + 3), "commits did not resume: \(nodes.values.map(\.status))")
     }
+
+    @Test("a peer that serves a bad block is dropped; the node goes on")
+    func badBlockPeerIsDropped() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var addresses: [Int: SocketAddress] = [:]
+        let nodes = try start([0, 1, 2], addresses: &addresses)
+        defer { for node in nodes.values { node.stop() } }
+        #expect(await Self.wait(for: Array(nodes.values), height: 2))
+
+        // Member 3's node key, in the hands of a liar: it claims height 1,000 and answers the
+        // block request with a block whose certificate is forged.
+        let events = Events()
+        let liar = try Transport(
+            configuration: TransportConfiguration(chainID: Self.chainID, nodeKey: members[3].node, admittedPeerKeys: [members[0].node.publicKey])
+        ) { event in events.append(event) }
+        defer { liar.shutdown() }
+        liar.dial(PeerEndpoint(host: "127.0.0.1", port: addresses[0]!.port, key: members[0].node.publicKey))
+        let good = try nodes[0]!.block(at: 1)
+        var forged = good
+        forged.commit.signatures = forged.commit.signatures.map { var s = $0; s.signature = Bytes64(repeating: 7); return s }
+        var answered = false
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !events.disconnected {
+            for event in events.drain() {
+                switch event {
+                case .connected(let peer):
+                    try liar.send(.status(Status(height: 1_000, blockHash: Bytes32(repeating: 1), baseHeight: 1, time: 1)), on: peer.connectionID)
+                case .message(.blockRequest(let request), let peer):
+                    var block = forged
+                    block.block.header.height = request.startHeight
+                    try liar.send(.blockResponse(BlockResponse(requestID: request.requestID, blocks: [block])), on: peer.connectionID)
+                    answered = true
+                default:
+                    break
+                }
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(answered, "the node never asked the liar for blocks")
+        #expect(events.disconnected, "the node kept a peer that served a forged block")
+        let before = nodes[0]!.status.height
+        #expect(await Self.wait(for: Array(nodes.values), height: before + 2), "the cluster stopped after the bad block")
+        #expect(nodes[0]!.fault == nil)
+    }
+}
+
+/// Transport events collected from any thread.
+final class Events: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: [TransportEvent] = []
+    private var closed = false
+
+    func append(_ event: TransportEvent) {
+        lock.lock()
+        pending.append(event)
+        if case .disconnected = event { closed = true }
+        lock.unlock()
+    }
+
+    func drain() -> [TransportEvent] {
+        lock.lock()
+        defer { lock.unlock() }
+        let out = pending
+        pending = []
+        return out
+    }
+
+    var disconnected: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return closed
+    }
 }
