@@ -2,7 +2,7 @@ import MedLedgerCrypto
 import MedLedgerWire
 import Testing
 
-@testable import MedLedgerNet
+import MedLedgerNet
 
 @Suite struct OutboundQueueTests {
     func item(_ type: MessageType, bytes: Int = 10) -> OutboundItem {
