@@ -108,6 +108,18 @@ public struct NodeHome: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The genesis, checked to be of the chain `config` names.
+    public func loadGenesis(for config: NodeConfig) throws(NodeConfigError) -> Genesis {
+        let genesis = try loadGenesis()
+        guard genesis.chainID == config.chainID else {
+            throw NodeConfigError(
+                .genesis, source: genesisPath, member: "chain_id", value: genesis.chainID,
+                problem: "the genesis is of another chain than config.json's chain_id \(config.chainID)",
+                fix: "copy the genesis.json of chain \(config.chainID) here, or correct chain_id in \(configPath)")
+        }
+        return genesis
+    }
+
     public func loadFacilityCard() throws(NodeConfigError) -> FacilityCard {
         let bytes = try readFile(
             facilityCardPath, what: "this facility's card", fix: "create the home with `medledger init`")

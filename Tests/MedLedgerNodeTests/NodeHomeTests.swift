@@ -172,6 +172,14 @@ struct NodeHomeTests {
             #expect(config.persistentPeers.map(\.description) == expectedPeers)
         }
         #expect(allKeys.count == 16, "every key of every node is distinct")
+
+        var otherChain = testnet.nodes[0].config
+        otherChain.chainID = "medledger-other"
+        #expect(try testnet.nodes[0].home.loadGenesis(for: testnet.nodes[0].config) == genesis)
+        let mismatch = try #require(throws: NodeConfigError.self) {
+            try testnet.nodes[0].home.loadGenesis(for: otherChain)
+        }
+        #expect(mismatch.description.contains("medledger-tn") && mismatch.description.contains("medledger-other"))
     }
 
     @Test("a testnet on base port 0 listens on port 0 everywhere and lists no peers; past 4 nodes names repeat numbered")
