@@ -75,10 +75,26 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async 
 }
 
 /// Open socket descriptors of this process (`socket:[inode]` links in /proc/self/fd).
-func openSocketCount() -> Int {
+/// Open TCP sockets of this process whose local or remote port is one of `ports`: the sockets of
+/// one test's listeners and of the connections to them, whatever other suites running at the same
+/// time hold.
+func openSocketCount(ports: Set<UInt16>) -> Int {
+    var inodes: Set<String> = []
+    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count > 9 else { continue }
+            let portOf = { (field: Substring) -> UInt16? in field.split(separator: ":").last.flatMap { UInt16($0, radix: 16) } }
+            if let local = portOf(fields[1]), let remote = portOf(fields[2]), ports.contains(local) || ports.contains(remote) {
+                inodes.insert(String(fields[9]))
+            }
+        }
+    }
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
     return entries.filter { name in
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)"))?.hasPrefix("socket:") == true
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)"), target.hasPrefix("socket:[") else { return false }
+        return inodes.contains(String(target.dropFirst("socket:[".count).dropLast()))
     }.count
 }
 
