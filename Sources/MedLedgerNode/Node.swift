@@ -32,6 +32,10 @@ public final class Node: @unchecked Sendable {
         /// 0: any free port (``p2pAddress`` says which).
         public var p2pPort: UInt16 = 0
         public var peers: [PeerEndpoint] = []
+        /// The client port (any key may connect; each request is authorised by its own
+        /// signature); nil: none.
+        public var clientHost: String? = "127.0.0.1"
+        public var clientPort: UInt16 = 0
         /// Node keys admitted on the peer port besides the genesis facilities'.
         public var observers: Set<Ed25519.PublicKey> = []
         public var timeouts = ConsensusTimeouts()
@@ -100,6 +104,12 @@ public final class Node: @unchecked Sendable {
     var failure: String?
     var statusTimer: DispatchSourceTimer?
     public private(set) var p2pAddress: SocketAddress?
+    public private(set) var clientAddress: SocketAddress?
+    /// Heights of recently committed transactions, by id (bounded), to answer a client that
+    /// submits again to learn whether its transaction made it.
+    var committedTransactions: [Bytes32: UInt64] = [:]
+    var committedOrder: [Bytes32] = []
+    static let rememberedCommits = 100_000
 
     /// Opens the node's data: replays the log into the ledger state and loads the signer state.
     /// Nothing listens or dials until ``start()``.
@@ -149,7 +159,10 @@ public final class Node: @unchecked Sendable {
             self.queue.async { self.handle(event) }
         }
         p2pAddress = try transport.listen(host: options.p2pHost, port: options.p2pPort, channel: .peer)
-        logger.info("listening", metadata: ["p2p": "\(p2pAddress!)"])
+        if let host = options.clientHost {
+            clientAddress = try transport.listen(host: host, port: options.clientPort, channel: .client)
+        }
+        logger.info("listening", metadata: ["p2p": "\(p2pAddress!)", "client": "\(clientAddress.map { "\($0)" } ?? "none")"])
         for peer in options.peers where peer.key != options.nodeKey.publicKey { transport.addPeer(peer) }
         queue.sync {
             feed(machine.start(now: Self.now()))
@@ -310,6 +323,15 @@ public final class Node: @unchecked Sendable {
             return
         }
         lastBlock = committed
+        for transaction in block.transactions {
+            let id = Mempool.id(of: transaction)
+            if committedTransactions.updateValue(height, forKey: id) == nil { committedOrder.append(id) }
+        }
+        if committedOrder.count > Self.rememberedCommits {
+            let excess = committedOrder.count - Self.rememberedCommits
+            for id in committedOrder.prefix(excess) { committedTransactions[id] = nil }
+            committedOrder.removeFirst(excess)
+        }
         let dropped = mempool.committed(block, state: state, now: Self.now())
         for (id, reason) in dropped { logger.debug("dropped from the mempool", metadata: ["tx": "\(id.hex)", "reason": "\(reason)"]) }
         pendingEvidence.removeAll { state.isCommitted($0) }
@@ -337,6 +359,8 @@ public final class Node: @unchecked Sendable {
     func handle(_ event: TransportEvent) {
         guard !stopped else { return }
         switch event {
+        case .message(.clientRequest(let request), let peer) where peer.channel == .client:
+            answer(request, from: peer)
         case .connected(let peer):
             guard peer.channel == .peer else { return }
             peerConnections[peer.key] = peer
@@ -418,6 +442,69 @@ public final class Node: @unchecked Sendable {
             try transport.send(message, to: key)
         } catch {
             logger.debug("send failed", metadata: ["peer": "\(PeerInfo.shortKey(key))", "error": "\(error)"])
+        }
+    }
+
+    // MARK: The client port (Protocol/LEDGER.md section 6: kinds 1 and 2 so far)
+
+    public enum RequestKind: UInt16 {
+        case submitTransaction = 1
+        case status = 2
+    }
+
+    /// Answers a client request: its signature is checked first (a request is authorised by
+    /// its own signature, whoever the connection is).
+    func answer(_ request: ClientRequest, from peer: PeerInfo) {
+        let signed = request.request
+        func fail(_ code: LedgerError.Code, _ message: String) {
+            let text = message.count > 1_000 ? String(message.prefix(1_000)) + "..." : message
+            send(.clientError(ClientError(requestID: request.requestID, code: code.rawValue, message: text)), on: peer)
+        }
+        guard signed.signer.ed25519.verifies(signed.signature, for: .clientRequest, chainID: state.chainID, message: signed.signedBytes) else {
+            return fail(.badSignature, "the request's signature does not verify for its signer and chain \(state.chainID)")
+        }
+        guard let kind = RequestKind(rawValue: signed.kind) else {
+            return fail(.malformed, "request kind \(signed.kind) is not served by this node (it answers submit_transaction and status)")
+        }
+        var writer = ByteWriter()
+        switch kind {
+        case .submitTransaction:
+            let transaction: Transaction
+            do {
+                transaction = try Transaction(canonicalBytes: signed.body)
+            } catch {
+                return fail(.malformed, "the body is not a canonical transaction: \(error)")
+            }
+            let id = Mempool.id(of: transaction)
+            if let height = committedTransactions[id] {
+                writer.write(UInt8(2))
+                writer.write(height)
+            } else {
+                switch admit(transaction, from: nil) {
+                case .added, .duplicate:
+                    writer.write(UInt8(1))
+                case .rejected(_, let error):
+                    writer.write(UInt8(3))
+                    writer.write(error.code.rawValue)
+                    writer.write(String(error.reason.prefix(1_000)))
+                case .full(_, let reason):
+                    return fail(.invalidValue, "\(reason); submit again later")
+                }
+            }
+        case .status:
+            writer.write(state.height)
+            writer.write(lastBlock?.block.header.hash ?? .zero)
+            writer.write(state.lastBlockTime)
+            writer.write(state.chainID)
+        }
+        send(.clientResponse(ClientResponse(requestID: request.requestID, kind: signed.kind, body: writer.bytes)), on: peer)
+    }
+
+    func send(_ message: Message, on peer: PeerInfo) {
+        do {
+            try transport.send(message, on: peer.connectionID)
+        } catch {
+            logger.debug("answer not sent", metadata: ["client": "\(peer)", "error": "\(error)"])
         }
     }
 

@@ -56,6 +56,8 @@ struct NodeCommand: ParsableCommand {
         var options = Node.Options(genesis: genesis, dataDirectory: home.dataDirectory, nodeKey: nodeKey, validatorKey: validatorKey)
         options.p2pHost = config.p2pListen.host
         options.p2pPort = config.p2pListen.port
+        options.clientHost = config.clientListen.host
+        options.clientPort = config.clientListen.port
         options.peers = try config.persistentPeers.map { peer in
             guard let key = Bytes32(hex: peer.nodeKey), let publicKey = try? Ed25519.PublicKey(bytes: key.bytes) else {
                 throw ValidationError("the peer \(peer) has a node key that is not 64 hex digits: fix persistent_peers or MEDLEDGER_PEERS")
@@ -86,8 +88,8 @@ struct NodeCommand: ParsableCommand {
             throw ExitCode(1)
         }
         do {
-            // The client and metrics ports arrive with issues 9 and 11; until then they are 0 in the file.
-            try home.writePorts(BoundPorts(p2p: node.p2pAddress?.port ?? 0, client: 0, metrics: nil))
+            // The metrics port arrives with issue 11.
+            try home.writePorts(BoundPorts(p2p: node.p2pAddress?.port ?? 0, client: node.clientAddress?.port ?? 0, metrics: nil))
         } catch {
             logger.error("cannot write \(home.portsPath): \(error)")
         }
