@@ -199,7 +199,8 @@ public final class Node: @unchecked Sendable {
         DispatchQueue.global().async { transport?.shutdown() }
     }
 
-    static func now() -> UInt64 {
+    /// Wall-clock milliseconds since the epoch.
+    public static func now() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return UInt64(spec.tv_sec) * 1_000 + UInt64(spec.tv_nsec) / 1_000_000

@@ -1,0 +1,150 @@
+import Dispatch
+import Logging
+import MedLedgerCrypto
+import MedLedgerLedger
+import MedLedgerNet
+import MedLedgerWire
+import Synchronization
+
+/// A blocking client of a node's client port: the requests this node answers so far
+/// (`submit_transaction`, `status`; Protocol/LEDGER.md section 6). The client library of issue 9
+/// grows from this.
+public final class NodeClient: Sendable {
+    public enum SubmitResult: Sendable, Equatable {
+        case inMempool
+        case committed(height: UInt64)
+        case rejected(code: UInt16, reason: String)
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    struct State {
+        var connection: ConnectionID?
+        var closed: String?
+        var nextID: UInt64 = 1
+        var answers: [UInt64: Result<ClientResponse, Failure>] = [:]
+        var waiting: [UInt64: DispatchSemaphore] = [:]
+    }
+
+    public let chainID: String
+    let key: Ed25519.PrivateKey
+    let transport: Transport
+    final class Shared: Sendable {
+        let state = Mutex(State())
+    }
+
+    let shared = Shared()
+    let connected = DispatchSemaphore(value: 0)
+    let timeout: Duration
+
+    /// Connects to the client port at `host:port` of the node whose node key is `nodeKey`, as
+    /// `key` (requests are signed with it).
+    public init(
+        chainID: String, host: String, port: UInt16, nodeKey: Ed25519.PublicKey, key: Ed25519.PrivateKey,
+        timeout: Duration = .seconds(10), logger: Logger = Logger(label: "medledger.client")
+    ) throws {
+        self.chainID = chainID
+        self.key = key
+        self.timeout = timeout
+        let shared = self.shared
+        let connected = self.connected
+        transport = try Transport(configuration: TransportConfiguration(chainID: chainID, nodeKey: key, admittedPeerKeys: []), logger: logger) { event in
+            switch event {
+            case .connected(let peer):
+                shared.state.withLock { $0.connection = peer.connectionID }
+                connected.signal()
+            case .message(.clientResponse(let response), _):
+                let waiter = shared.state.withLock { state -> DispatchSemaphore? in
+                    state.answers[response.requestID] = .success(response)
+                    return state.waiting.removeValue(forKey: response.requestID)
+                }
+                waiter?.signal()
+            case .message(.clientError(let error), _):
+                let waiter = shared.state.withLock { state -> DispatchSemaphore? in
+                    state.answers[error.requestID] = .failure(Failure("the node refused the request (\(error.code)): \(error.message)"))
+                    return state.waiting.removeValue(forKey: error.requestID)
+                }
+                waiter?.signal()
+            case .disconnected(_, let reason):
+                let waiters = shared.state.withLock { state -> [DispatchSemaphore] in
+                    state.closed = "\(reason)"
+                    state.connection = nil
+                    defer { state.waiting = [:] }
+                    return Array(state.waiting.values)
+                }
+                for waiter in waiters { waiter.signal() }
+            default:
+                break
+            }
+        }
+        transport.dial(PeerEndpoint(host: host, port: port, key: nodeKey, channel: .client))
+        guard connected.wait(timeout: .now() + timeout.dispatch) == .success else {
+            transport.shutdown()
+            throw Failure("no connection to the node's client port \(host):\(port) within \(timeout): is the node running, and is that its client port (ports.json)?")
+        }
+    }
+
+    deinit { transport.shutdown() }
+
+    public func close() { transport.shutdown() }
+
+    /// Sends a signed request of `kind` and waits for its answer.
+    public func request(kind: UInt16, body: [UInt8]) throws -> ClientResponse {
+        var request = SignedRequest(kind: kind, signer: key.publicKey.wire, timestamp: Node.now(), body: body, signature: Bytes64(repeating: 0))
+        request.signature = Bytes64(key.signature(for: .clientRequest, chainID: chainID, message: request.signedBytes).bytes)!
+        let semaphore = DispatchSemaphore(value: 0)
+        let (id, connection, closed) = shared.state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.waiting[id] = semaphore
+            return (id, state.connection, state.closed)
+        }
+        guard let connection else { throw Failure("the connection to the node is closed: \(closed ?? "not connected")") }
+        do {
+            try transport.send(.clientRequest(ClientRequest(requestID: id, request: request)), on: connection)
+        } catch {
+            throw Failure("the request could not be sent: \(error)")
+        }
+        _ = semaphore.wait(timeout: .now() + timeout.dispatch)
+        let answer = shared.state.withLock { state -> Result<ClientResponse, Failure>? in
+            state.waiting[id] = nil
+            return state.answers.removeValue(forKey: id)
+        }
+        guard let answer else {
+            throw Failure(shared.state.withLock { $0.closed }.map { "the node closed the connection: \($0)" } ?? "no answer within \(timeout)")
+        }
+        return try answer.get()
+    }
+
+    /// Submits a transaction (or asks again about one): in the mempool, committed, or rejected.
+    public func submit(_ transaction: Transaction) throws -> SubmitResult {
+        let response = try request(kind: Node.RequestKind.submitTransaction.rawValue, body: transaction.canonicalBytes)
+        var reader = ByteReader(response.body)
+        do {
+            switch try reader.readU8("status") {
+            case 1: return .inMempool
+            case 2: return .committed(height: try reader.readU64("height"))
+            case 3: return .rejected(code: try reader.readU16("code"), reason: try reader.readString(max: 1_024, "reason"))
+            case let other: throw Failure("unknown submit status \(other)")
+            }
+        } catch let error as Failure {
+            throw error
+        } catch {
+            throw Failure("a malformed answer: \(error)")
+        }
+    }
+
+    /// The node's head: height, block hash, block time, chain id.
+    public func status() throws -> (height: UInt64, hash: Bytes32, time: UInt64, chainID: String) {
+        let response = try request(kind: Node.RequestKind.status.rawValue, body: [])
+        var reader = ByteReader(response.body)
+        do {
+            return (try reader.readU64("height"), try Bytes32(from: &reader), try reader.readU64("time"), try reader.readChainID())
+        } catch {
+            throw Failure("a malformed answer: \(error)")
+        }
+    }
+}
