@@ -2,7 +2,8 @@
 import PackageDescription
 
 // medledger-benchmarks: the codec against swift-protobuf, state apply and state root, block
-// signature verification, and the segment log on the real file system (see README.md). It is its
+// signature verification, the segment log on the real file system, and the transport on loopback
+// (see README.md). It is its
 // own package so that the root's `swift build` and `swift test` never build it or fetch
 // swift-protobuf; build it in release from this folder:
 //
@@ -16,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(name: "MedLedger", path: "../.."),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .target(
@@ -30,6 +32,8 @@ let package = Package(
                 .product(name: "MedLedgerWire", package: "MedLedger"),
                 .product(name: "MedLedgerCrypto", package: "MedLedger"),
                 .product(name: "MedLedgerStore", package: "MedLedger"),
+                .product(name: "MedLedgerNet", package: "MedLedger"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),

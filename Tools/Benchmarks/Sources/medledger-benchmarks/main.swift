@@ -1,13 +1,14 @@
 // medledger-benchmarks: the MedLedger codec against swift-protobuf, state apply and state root,
-// block signature verification, and the segment log on disk. See Tools/Benchmarks/README.md.
+// block signature verification, the segment log on disk, and the transport on loopback. See
+// Tools/Benchmarks/README.md.
 
 import Foundation
 import MedLedgerCrypto
 
 let usage = """
-    usage: medledger-benchmarks [codec] [state] [signatures] [store] [options]
+    usage: medledger-benchmarks [codec] [state] [signatures] [store] [transport] [options]
 
-    Runs the named suites (all four when none is named) and prints their tables, every figure the
+    Runs the named suites (all five when none is named) and prints their tables, every figure the
     best and the median of the samples, with its unit.
 
     options:
@@ -25,6 +26,10 @@ let usage = """
       --log-dir DIR            build that log in DIR and keep it; a later run reuses it
       --store-parent DIR       where the temporary directory goes (default /tmp)
       --store-part PART        only these figures: append, read or open (repeatable; default all)
+
+    transport options:
+      --transport-small-frames N  110-byte frames per sample (default 200000)
+      --transport-large-frames N  64 KiB frames per sample (default 4096)
     """
 
 var suites: [String] = []
@@ -34,6 +39,7 @@ var patients = 1000
 var consentsPerPatient = 10
 var store = StoreOptions()
 var storePartNamed = false
+var transport = TransportOptions()
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data((message + "\n\n" + usage + "\n").utf8))
@@ -53,7 +59,7 @@ while let argument = arguments.popFirst() {
         return text
     }
     switch argument {
-    case "codec", "state", "signatures", "store": suites.append(argument)
+    case "codec", "state", "signatures", "store", "transport": suites.append(argument)
     case "--repetitions": options.repetitions = number()
     case "--warmups": options.warmups = number()
     case "--block-transactions": blockTransactions = number()
@@ -62,6 +68,8 @@ while let argument = arguments.popFirst() {
     case "--store-blocks": store.blocks = number()
     case "--store-block-transactions": store.transactionsPerBlock = number()
     case "--log-mib": store.logMiB = number()
+    case "--transport-small-frames": transport.smallFrames = number()
+    case "--transport-large-frames": transport.largeFrames = number()
     case "--log-dir": store.logDirectory = text()
     case "--store-parent": store.parent = text()
     case "--store-part":
@@ -76,7 +84,7 @@ while let argument = arguments.popFirst() {
     default: fail("unknown argument \(argument)")
     }
 }
-if suites.isEmpty { suites = ["codec", "state", "signatures", "store"] }
+if suites.isEmpty { suites = ["codec", "state", "signatures", "store", "transport"] }
 guard blockTransactions <= patients * consentsPerPatient else {
     fail(
         "--block-transactions \(blockTransactions) exceeds the \(patients * consentsPerPatient) grants of the workload")
@@ -100,20 +108,25 @@ print(
     "each figure: \(options.repetitions) timed samples after \(options.warmups) warm-up runs;"
         + " best and median of the samples")
 
-let setupStart = now()
-let workload = try Workload(
-    patients: patients, consentsPerPatient: consentsPerPatient, practitionersPerFacility: 10)
-print(
-    "workload: \(Format.grouped(workload.grants.count)) signed grants from \(Format.grouped(patients)) patients, "
-        + "built in \(Format.duration(seconds(from: setupStart, to: now())))")
+// The signed workload, for every suite but the transport's.
+var workload: Workload?
+if suites.contains(where: { $0 != "transport" }) {
+    let setupStart = now()
+    workload = try Workload(
+        patients: patients, consentsPerPatient: consentsPerPatient, practitionersPerFacility: 10)
+    print(
+        "workload: \(Format.grouped(workload!.grants.count)) signed grants from \(Format.grouped(patients)) patients, "
+            + "built in \(Format.duration(seconds(from: setupStart, to: now())))")
+}
 
 for suite in suites {
     if suites.count > 1 { print("\n[\(suite): load average \(loadAverage()) at start]") }
     switch suite {
-    case "codec": try CodecSuite(workload: workload, options: options, transactionCount: blockTransactions).run()
-    case "state": try StateSuite(workload: workload, options: options).run()
-    case "signatures": try SignatureSuite(workload: workload, options: options).run()
-    default: try StoreSuite(workload: workload, options: options, store: store).run()
+    case "codec": try CodecSuite(workload: workload!, options: options, transactionCount: blockTransactions).run()
+    case "state": try StateSuite(workload: workload!, options: options).run()
+    case "signatures": try SignatureSuite(workload: workload!, options: options).run()
+    case "transport": try TransportSuite(options: options, transport: transport).run()
+    default: try StoreSuite(workload: workload!, options: options, store: store).run()
     }
 }
 print("\n[load average \(loadAverage()) at the end]")
