@@ -42,6 +42,10 @@ struct NodeCommand: ParsableCommand {
         }
         var logger = Logger(label: "medledger.node")
         logger[metadataKey: "moniker"] = "\(config.moniker)"
+        // Test switches of the test suites are not settings; anything else with the prefix is a typo.
+        for name in NodeConfig.unrecognisedVariables(in: NodeConfig.processEnvironment) where !name.hasPrefix("MEDLEDGER_TEST_") {
+            logger.warning("\(name) is not a MedLedger setting and is ignored; the settings are listed in the README (Running a node)")
+        }
 
         let genesis: Genesis
         let nodeKey: Ed25519.PrivateKey
