@@ -30,6 +30,7 @@ let usage = """
     transport options:
       --transport-small-frames N  110-byte frames per sample (default 200000)
       --transport-large-frames N  64 KiB frames per sample (default 4096)
+      --transport-only            only the transport's samples, no table (for perf record)
     """
 
 var suites: [String] = []
@@ -70,6 +71,7 @@ while let argument = arguments.popFirst() {
     case "--log-mib": store.logMiB = number()
     case "--transport-small-frames": transport.smallFrames = number()
     case "--transport-large-frames": transport.largeFrames = number()
+    case "--transport-only": transport.transportOnly = true
     case "--log-dir": store.logDirectory = text()
     case "--store-parent": store.parent = text()
     case "--store-part":

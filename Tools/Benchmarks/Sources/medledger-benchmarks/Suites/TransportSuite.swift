@@ -14,6 +14,8 @@ struct TransportOptions: Sendable {
     var smallFrames = 200_000
     /// Frames per sample of 64 KiB.
     var largeFrames = 4_096
+    /// Only the transport's own samples, nothing beside them (for `perf record`).
+    var transportOnly = false
 }
 
 /// Suite 5: MedLedgerNet between two peers on loopback, one way, against the same traffic as
@@ -58,6 +60,11 @@ struct TransportSuite {
             let pair = try TransportPair(batch: size.batch)
             defer { pair.shutdown() }
             let frames = (size.frames + size.batch - 1) / size.batch * size.batch
+            if transport.transportOnly {
+                let seconds = try (0..<options.repetitions).map { _ in try pair.pump(message, frames: frames) }
+                print("  \(size.name): transport alone, best \(Format.grouped(Int(Double(frames) / seconds.min()!))) frames/s")
+                continue
+            }
             let cases: [(String, () throws -> Double)] = [
                 ("MedLedgerNet Transport, sealed", { try pair.pump(message, frames: frames) }),
                 ("frames by hand, sealed (codec + AES-GCM + socket)", { Self.framePath(message, frames: frames, sealed: true) }),
