@@ -216,7 +216,9 @@ public struct ConsensusMachine: Sendable {
     func verifies(_ proposal: Proposal) -> Bool {
         let expected = validators.validators[proposer(height: proposal.height, round: proposal.round)].key
         return proposal.proposer == expected && proposal.block.header.hash == proposal.blockHash
-            && proposal.block.header.height == proposal.height && proposal.block.header.proposer == expected
+            // (Not the header's proposer: a valid value is re-proposed in a later round by that
+            // round's proposer, with the header its first proposer built.)
+            && proposal.block.header.height == proposal.height
             && expected.ed25519.verifies(proposal.signature, for: .proposal, chainID: chainID, message: proposal.signedBytes)
     }
 
@@ -550,6 +552,14 @@ public struct ConsensusMachine: Sendable {
             default: break
             }
         }
+    }
+
+    /// The machine's inner state, for a simulator trace.
+    package var debugState: String {
+        let votes = { (table: [UInt32: [Int: [Vote]]]) -> String in
+            table.keys.sorted().map { r in "r\(r):" + table[r]!.keys.sorted().map { i in "\(i)=" + table[r]![i]!.map { $0.blockHash.map { String($0.description.prefix(6)) } ?? "nil" }.joined(separator: "/") }.joined(separator: ",") }.joined(separator: " ")
+        }
+        return "h\(height) r\(round) \(step) locked \(lockedRound) valid \(validRound) proposals \(proposals.keys.sorted().map { "\($0):\(proposals[$0]!.blockHash.description.prefix(6))" }) verdicts \(verdicts.map { "\($0.key.description.prefix(6))=\($0.value)" }) validating \(validating.count) prevotes[\(votes(prevotes))] precommits[\(votes(precommits))]"
     }
 
     /// The certificate of the last decided block (the next block's `last_commit`).

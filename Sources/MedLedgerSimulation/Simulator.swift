@@ -201,6 +201,9 @@ public final class Simulator {
             step(entry.payload)
             checkDone()
         }
+        if options.trace != nil {
+            for index in instances.indices { trace("node \(index) state: \(instances[index].machine.debugState)") }
+        }
         if violations.isEmpty, doneAt == nil {
             let stuck = honestUp.filter { instances[$0].committed.count < Int(target ?? options.minimumHeights) }.map { index in
                 let machine = instances[index].machine

@@ -58,10 +58,11 @@ struct FaultMixTests {
             ("a polka that needs an equivocator's second vote", polka, 80),
             ("conflicting votes of the next height dropped from the early buffer", early, 11),
             ("votes signed before a crash, lost with it, while another validator is down", lostVotes, 3),
+            ("a valid value re-proposed by a later round's proposer (its header names the first proposer)", Scenario.random(seed: 15364, validators: 4, mix: .twins), 15364),
         ]
     }()
 
-    @Test("scenarios that once broke liveness hold", arguments: 0..<4)
+    @Test("scenarios that once broke liveness hold", arguments: 0..<5)
     func regression(number: Int) throws {
         let (name, scenario, seed) = Self.regressions[number]
         let report = try Simulator(scenario: scenario, seed: seed).run()
