@@ -80,8 +80,12 @@ extension Connection {
         while writeBuffer.count - writeOffset < Self.writeHighWater, let item = outbound.pop() {
             do {
                 appendRaw(try seal(item))
-            } catch {
+            } catch .nonceExhausted {
                 close(.local(.nonceExhausted, "2^32 frames sealed under this connection's key; reconnect"))
+                return
+            } catch {
+                logger.error("sealing failed; closing the connection", metadata: ["error": "\(error)"])
+                close(.local(.normal, "internal error: \(error)"))
                 return
             }
         }

@@ -14,11 +14,15 @@ public enum SealError: Error, Hashable, Sendable, CustomStringConvertible {
     case nonceExhausted
     /// The key is not 32 bytes.
     case invalidKey
+    /// The cipher failed although key and nonce were valid (an OpenSSL failure, such as memory
+    /// exhaustion): close the connection, never send what was not sealed.
+    case cipherFailed(String)
 
     public var description: String {
         switch self {
         case .nonceExhausted: "2^32 frames sealed under one key: close the connection (nonce_exhausted) and reconnect"
         case .invalidKey: "a channel key must be 32 bytes"
+        case .cipherFailed(let detail): "AES-256-GCM sealing failed: \(detail)"
         }
     }
 }
@@ -53,8 +57,9 @@ public struct FrameSealer: Sendable {
             nextSequence += 1
             return sealed
         } catch {
-            // Only a wrong key or nonce length can make sealing fail, and both are checked above.
-            preconditionFailure("AES-256-GCM seal failed with valid parameters: \(error)")
+            // Key and nonce lengths are checked above, so this is OpenSSL failing (seen once, while
+            // a connection was closing under load): a closed connection, not a crashed node.
+            throw .cipherFailed("\(error)")
         }
     }
 }
