@@ -31,6 +31,8 @@ extension Loopback {
             let raw = try RawPeer(to: responder.address)
             try raw.handshake(key: responder.admittedKey)
             #expect(await eventually { responder.node.transport.connectedPeers().count == 2 })
+            // The friend's side of its connection may be established a moment after the responder's.
+            #expect(await eventually { friend.transport.connectedPeers().count == 1 })
             try misbehave(raw)
             let started = ContinuousClock.now
             let outcome = raw.readUntilClosed()
