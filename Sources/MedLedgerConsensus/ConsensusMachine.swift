@@ -196,19 +196,12 @@ public struct ConsensusMachine: Sendable {
 
     func inWindow(_ r: UInt32) -> Bool { r <= round &+ Self.roundWindow }
 
-    /// Whether a block's body is the one its header commits to: a relay cannot swap transactions
-    /// under a signed header.
-    func bodyMatchesHeader(_ block: Block) -> Bool {
-        block.header.transactionsRoot == LedgerState.transactionsRoot(block.transactions)
-            && block.header.evidenceRoot == LedgerState.evidenceRoot(block.evidence)
-            && block.header.lastCommitHash == LedgerState.commitHash(block.lastCommit)
-    }
-
-    /// Keeps a block under its hash, never replacing one already kept.
+    /// Keeps a block under its hash, never replacing one already kept, and only if its body is the
+    /// one its header commits to (a relay cannot swap transactions under a signed header).
     mutating func keep(_ block: Block) -> Bool {
         let hash = block.header.hash
         if blocks[hash] != nil { return true }
-        guard bodyMatchesHeader(block) else { return false }
+        guard LedgerState.bodyMatchesHeader(block) else { return false }
         blocks[hash] = block
         return true
     }

@@ -89,6 +89,8 @@ public final class Node: @unchecked Sendable {
     public private(set) var mempool: Mempool
     var lastBlock: CommittedBlock?
     var pendingEvidence: [Evidence] = []
+    /// The state after each block validated at the current height, by block hash.
+    var validatedStates: [Bytes32: LedgerState] = [:]
     /// Consensus messages of the current and the previous height, by signature: relayed once to
     /// every peer that does not have them, and again to a peer that reconnects.
     var seen: [Bytes64: (message: Message, height: UInt64)] = [:]
@@ -281,10 +283,10 @@ public final class Node: @unchecked Sendable {
                 logger.error("could not build a block", metadata: ["height": "\(height)", "error": "\(error)"])
             }
         case .validate(let block):
-            let verified = block.transactions.map { mempool.verified(Mempool.id(of: $0)) }
             let valid: Bool
             do {
-                _ = try state.applying(block, verified: verified.contains(nil) ? nil : verified.map { $0! })
+                // Kept: if the block is decided, committing it needs no second execution.
+                validatedStates[block.header.hash] = try state.applying(block, verified: verifiedTransactions(of: block))
                 valid = true
             } catch {
                 logger.notice("a proposed block does not apply", metadata: ["height": "\(block.header.height)", "hash": "\(block.header.hash.hex)", "reason": "\(error)"])
@@ -307,6 +309,17 @@ public final class Node: @unchecked Sendable {
         }
     }
 
+    /// The block's transactions as the mempool verified them, if it holds them all (then their
+    /// signatures are not checked again).
+    func verifiedTransactions(of block: Block) -> [VerifiedTransaction]? {
+        var out: [VerifiedTransaction] = []
+        for transaction in block.transactions {
+            guard let verified = mempool.verified(Mempool.id(of: transaction)) else { return nil }
+            out.append(verified)
+        }
+        return out
+    }
+
     func commit(_ committed: CommittedBlock, _ work: inout [ConsensusInput]) {
         let block = committed.block
         let height = block.header.height
@@ -317,8 +330,8 @@ public final class Node: @unchecked Sendable {
             return
         }
         do {
-            let verified = block.transactions.map { mempool.verified(Mempool.id(of: $0)) }
-            state = try state.applying(block, verified: verified.contains(nil) ? nil : verified.map { $0! })
+            state = try validatedStates[block.header.hash] ?? state.applying(block, verified: verifiedTransactions(of: block))
+            validatedStates = [:]
         } catch {
             fail("block \(height), decided and logged, does not apply: \(error)")
             return
@@ -589,10 +602,9 @@ public final class Node: @unchecked Sendable {
             guard header.height > state.height, synced[header.height] == nil else { continue }
             do {
                 try state.validators.verify(committed.commit, height: header.height, blockHash: header.hash, chainID: state.chainID)
-                guard header.transactionsRoot == LedgerState.transactionsRoot(committed.block.transactions),
-                    header.evidenceRoot == LedgerState.evidenceRoot(committed.block.evidence),
-                    header.lastCommitHash == LedgerState.commitHash(committed.block.lastCommit)
-                else { throw LedgerError(.invalidBlock, "the block's body does not match its header") }
+                guard LedgerState.bodyMatchesHeader(committed.block) else {
+                    throw LedgerError(.invalidBlock, "the block's body does not match its header")
+                }
             } catch {
                 logger.warning("a peer served a bad block: dropping it", metadata: ["peer": "\(peer)", "height": "\(header.height)", "reason": "\(error)"])
                 transport.close(peer.connectionID)

@@ -82,10 +82,8 @@ struct LoadBench: ParsableCommand {
                 if Node.now() < due { usleep(useconds_t(min(250_000, (due - Node.now()) * 1_000))) }
                 let patient = Ed25519.PrivateKey()
                 let box = Bytes32(secureRandomBytes(32))!
-                let attested = RegisterPatient.attestedBytes(patient: patient.publicKey.wire, encryptionKey: box)
-                let attestation = organisation.signature(for: .patientAttestation, chainID: chainID, message: attested)
                 let transaction = Transaction.signed(
-                    .registerPatient(RegisterPatient(encryptionKey: box, facility: organisation.publicKey.wire, attestation: Bytes64(attestation.bytes)!)),
+                    .registerPatient(.attested(patient: patient.publicKey.wire, encryptionKey: box, by: organisation, chainID: chainID)),
                     by: patient, nonce: 1, chainID: chainID)
                 switch try client.submit(transaction) {
                 case .inMempool, .committed:

@@ -80,10 +80,8 @@ struct ClusterTests {
 
     func registration(_ patient: Ed25519.PrivateKey, at member: Int) -> Transaction {
         let box = Bytes32(SHA256.hash(Array("patient box \(patient.publicKey.wire.hex)".utf8)).bytes)!
-        let attested = RegisterPatient.attestedBytes(patient: patient.publicKey.wire, encryptionKey: box)
-        let attestation = members[member].organisation.signature(for: .patientAttestation, chainID: Self.chainID, message: attested)
         return Transaction.signed(
-            .registerPatient(RegisterPatient(encryptionKey: box, facility: members[member].organisation.publicKey.wire, attestation: Bytes64(attestation.bytes)!)),
+            .registerPatient(.attested(patient: patient.publicKey.wire, encryptionKey: box, by: members[member].organisation, chainID: Self.chainID)),
             by: patient, nonce: 1, chainID: Self.chainID)
     }
 

@@ -26,10 +26,8 @@ struct PoolFixture {
     /// A patient's registration, attested by the facility.
     func register(_ patient: Ed25519.PrivateKey, nonce: UInt64 = 1, box: Bytes32? = nil) -> Transaction {
         let encryptionKey = box ?? Self.box(patient.publicKey.wire.hex)
-        let attested = RegisterPatient.attestedBytes(patient: patient.publicKey.wire, encryptionKey: encryptionKey)
-        let attestation = organisation.signature(for: .patientAttestation, chainID: Self.chainID, message: attested)
         return Transaction.signed(
-            .registerPatient(RegisterPatient(encryptionKey: encryptionKey, facility: organisation.publicKey.wire, attestation: Bytes64(attestation.bytes)!)),
+            .registerPatient(.attested(patient: patient.publicKey.wire, encryptionKey: encryptionKey, by: organisation, chainID: Self.chainID)),
             by: patient, nonce: nonce, chainID: Self.chainID)
     }
 

@@ -133,6 +133,14 @@ extension LedgerState {
         }
     }
 
+    /// Whether a block's body is the one its header commits to (transactions, evidence and last
+    /// commit against the header's roots): a relay can attach another body to a signed header.
+    public static func bodyMatchesHeader(_ block: Block) -> Bool {
+        block.header.transactionsRoot == transactionsRoot(block.transactions)
+            && block.header.evidenceRoot == evidenceRoot(block.evidence)
+            && block.header.lastCommitHash == commitHash(block.lastCommit)
+    }
+
     /// Whether this evidence is already committed.
     public func isCommitted(_ evidence: Evidence) -> Bool { self.evidence.contains(Bytes32(SHA256.hash(evidence.canonicalBytes).bytes)!) }
 

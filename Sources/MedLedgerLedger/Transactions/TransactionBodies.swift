@@ -1,3 +1,4 @@
+import MedLedgerCrypto
 import MedLedgerWire
 
 /// Transaction type codes (Protocol/LEDGER.md section 3): the `tx_type` of the wire envelope.
@@ -55,6 +56,16 @@ public struct RegisterPatient: Hashable, Sendable, WireCodable {
     /// What the facility signs: the patient's signing key, then the encryption key.
     public static func attestedBytes(patient: Bytes32, encryptionKey: Bytes32) -> [UInt8] {
         patient.bytes + encryptionKey.bytes
+    }
+
+    /// The registration of `patient` with `encryptionKey`, attested by the facility whose
+    /// organisation key is `facility` (the facility signs ``attestedBytes(patient:encryptionKey:)``).
+    public static func attested(
+        patient: Bytes32, encryptionKey: Bytes32, by facility: Ed25519.PrivateKey, chainID: String
+    ) -> RegisterPatient {
+        let signature = facility.signature(
+            for: .patientAttestation, chainID: chainID, message: attestedBytes(patient: patient, encryptionKey: encryptionKey))
+        return RegisterPatient(encryptionKey: encryptionKey, facility: facility.publicKey.wire, attestation: Bytes64(signature.bytes)!)
     }
 
     public func encode(to writer: inout ByteWriter) {
