@@ -39,6 +39,12 @@ public struct LedgerError: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidEvidence = 1030
         case notAuthorised = 1031
         case invalidGenesis = 1032
+        /// Client port only (Protocol/CLIENT.md section 6): this node holds no copy of the record.
+        case notHeld = 1033
+        /// Client port only: the access entry did not commit in time; the same request may be sent again.
+        case timeout = 1034
+        /// Client port only: a limit is full for now; retry after a moment.
+        case busy = 1035
 
         /// The stable snake-case name.
         public var name: String {
@@ -76,6 +82,9 @@ public struct LedgerError: Error, Hashable, Sendable, CustomStringConvertible {
             case .invalidEvidence: "invalid_evidence"
             case .notAuthorised: "not_authorised"
             case .invalidGenesis: "invalid_genesis"
+            case .notHeld: "not_held"
+            case .timeout: "timeout"
+            case .busy: "busy"
             }
         }
     }

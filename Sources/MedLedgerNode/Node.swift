@@ -351,6 +351,9 @@ public final class Node: @unchecked Sendable {
         pendingEvidence.removeAll { state.isCommitted($0) }
         synced = synced.filter { $0.key > height }
         seen = seen.filter { $0.value.height + 1 >= height + 1 }
+        // What each peer has only matters for messages still relayed: without this the sets
+        // grow by every vote of every height for as long as the connection lasts.
+        for key in Array(peerHas.keys) { peerHas[key] = peerHas[key]?.filter { seen[$0] != nil } }
         logger.info("committed", metadata: ["height": "\(height)", "hash": "\(block.header.hash.hex)", "txs": "\(block.transactions.count)", "round": "\(committed.commit.round)"])
         let ready = heightWaiters.filter { $0.height <= height }
         heightWaiters.removeAll { $0.height <= height }
