@@ -96,7 +96,7 @@ struct InitCommand: ParsableCommand {
         print("  organisation    \(home.organisationKeyPath)\(sealed ? "   (sealed)" : "")")
         print("  record key      \(home.recordKeyPath)")
         print("  data            \(home.dataDirectory)")
-        print("  genesis         \(home.genesisPath)   (not yet: copy the network's genesis.json here)")
+        print("  genesis         \(home.genesisPath)   (not yet: `medledger genesis install --home \(home.path) --genesis FILE --card ...`)")
         if !sealed {
             print("")
             print("The organisation key is not sealed. Protocol/KEYS.md advises sealing it and keeping it offline:")

@@ -8,6 +8,6 @@ struct MedLedgerCommand: ParsableCommand {
         commandName: "medledger",
         abstract: "Run and use MedLedger, the permissioned ledger that healthcare facilities share.",
         version: MedLedgerBuildInfo.version,
-        subcommands: [InitCommand.self, TestnetCommand.self, NodeCommand.self, DemoCommand.self, BenchCommand.self, VersionCommand.self]
+        subcommands: [InitCommand.self, GenesisCommand.self, TestnetCommand.self, NodeCommand.self, DemoCommand.self, BenchCommand.self, VersionCommand.self]
     )
 }
