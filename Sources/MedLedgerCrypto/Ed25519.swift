@@ -1,3 +1,4 @@
+import Synchronization
 /// Ed25519 signatures (RFC 8032, pure variant) over OpenSSL.
 ///
 /// Signing is only possible through a ``SigningDomain``: ``PrivateKey/signature(for:chainID:message:)``
@@ -40,6 +41,7 @@ public enum Ed25519 {
 
         /// Verifies raw bytes: only for the RFC 8032 known-answer tests and the batch verifier.
         package func isValidRawSignature(_ signature: Signature, for message: [UInt8]) -> Bool {
+            ed25519Verifications.add(1, ordering: .relaxed)
             guard let key = try? OpenSSL.Key(publicKey: bytes, type: OpenSSL.ed25519Type) else { return false }
             return message.withUnsafeBytes { OpenSSL.ed25519Verify(key: key, signature: signature.bytes, message: $0) }
         }
@@ -106,4 +108,13 @@ public enum Ed25519 {
 final class KeyBox: @unchecked Sendable {
     let key: OpenSSL.Key
     init(_ key: OpenSSL.Key) { self.key = key }
+}
+
+/// Ed25519 verifications run by this process (each a real check; cache hits are not counted).
+private let ed25519Verifications = Atomic<UInt64>(0)
+
+extension Ed25519 {
+    /// How many Ed25519 signatures this process has verified (a ``VerificationCache`` hit is not a
+    /// verification): for metrics and the cluster benchmark's checks-per-transaction figure.
+    public static var verificationCount: UInt64 { ed25519Verifications.load(ordering: .relaxed) }
 }

@@ -551,6 +551,7 @@ public final class Node: @unchecked Sendable {
         let fields = [
             "\"height\":\(state.height)", "\"hash\":\"\(hash)\"", "\"round\":\(machine.round)", "\"peers\":\(peerConnections.count)",
             "\"mempool\":\(mempool.count)", "\"best_peer_height\":\(peerHeights.values.max() ?? 0)", "\"time\":\(Self.now())",
+            "\"signature_checks\":\(Ed25519.verificationCount)",
         ]
         let bytes = Array(("{" + fields.joined(separator: ",") + "}\n").utf8)
         let temporary = path + ".tmp"

@@ -27,6 +27,8 @@ public final class NodeClient: Sendable {
         var nextID: UInt64 = 1
         var answers: [UInt64: Result<ClientResponse, Failure>] = [:]
         var waiting: [UInt64: DispatchSemaphore] = [:]
+        /// Answers awaited by ``request(kind:body:completion:)``.
+        var callbacks: [UInt64: @Sendable (Result<ClientResponse, Failure>) -> Void] = [:]
     }
 
     public let chainID: String
@@ -34,6 +36,17 @@ public final class NodeClient: Sendable {
     let transport: Transport
     final class Shared: Sendable {
         let state = Mutex(State())
+
+        /// Hands an answer to whoever waits for it: a callback, or a blocked ``request(kind:body:)``.
+        func answer(_ id: UInt64, _ result: Result<ClientResponse, Failure>) {
+            let (waiter, callback) = state.withLock { state in
+                if let callback = state.callbacks.removeValue(forKey: id) { return (DispatchSemaphore?.none, Optional(callback)) }
+                state.answers[id] = result
+                return (state.waiting.removeValue(forKey: id), nil)
+            }
+            waiter?.signal()
+            callback?(result)
+        }
     }
 
     let shared = Shared()
@@ -57,25 +70,21 @@ public final class NodeClient: Sendable {
                 shared.state.withLock { $0.connection = peer.connectionID }
                 connected.signal()
             case .message(.clientResponse(let response), _):
-                let waiter = shared.state.withLock { state -> DispatchSemaphore? in
-                    state.answers[response.requestID] = .success(response)
-                    return state.waiting.removeValue(forKey: response.requestID)
-                }
-                waiter?.signal()
+                shared.answer(response.requestID, .success(response))
             case .message(.clientError(let error), _):
-                let waiter = shared.state.withLock { state -> DispatchSemaphore? in
-                    state.answers[error.requestID] = .failure(Failure("the node refused the request (\(error.code)): \(error.message)"))
-                    return state.waiting.removeValue(forKey: error.requestID)
-                }
-                waiter?.signal()
+                shared.answer(error.requestID, .failure(Failure("the node refused the request (\(error.code)): \(error.message)")))
             case .disconnected(_, let reason):
-                let waiters = shared.state.withLock { state -> [DispatchSemaphore] in
+                let (waiters, callbacks) = shared.state.withLock { state in
                     state.closed = "\(reason)"
                     state.connection = nil
-                    defer { state.waiting = [:] }
-                    return Array(state.waiting.values)
+                    defer {
+                        state.waiting = [:]
+                        state.callbacks = [:]
+                    }
+                    return (Array(state.waiting.values), Array(state.callbacks.values))
                 }
                 for waiter in waiters { waiter.signal() }
+                for callback in callbacks { callback(.failure(Failure("the node closed the connection: \(reason)"))) }
             default:
                 break
             }
@@ -119,9 +128,48 @@ public final class NodeClient: Sendable {
         return try answer.get()
     }
 
+    /// Sends a signed request of `kind` without waiting: `completion` gets the answer (on the
+    /// transport's queue), or the failure if the connection closes first. Many requests may be
+    /// in flight on one connection; answers come in the order the node sends them.
+    public func request(
+        kind: UInt16, body: [UInt8], completion: @escaping @Sendable (Result<ClientResponse, Failure>) -> Void
+    ) {
+        let (id, connection, closed) = shared.state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            if state.connection != nil { state.callbacks[id] = completion }
+            return (id, state.connection, state.closed)
+        }
+        guard let connection else {
+            return completion(.failure(Failure("the connection to the node is closed: \(closed ?? "not connected")")))
+        }
+        do {
+            try transport.send(.clientRequest(ClientRequest(requestID: id, request: signedRequest(kind: kind, body: body))), on: connection)
+        } catch {
+            let callback = shared.state.withLock { $0.callbacks.removeValue(forKey: id) }
+            callback?(.failure(Failure("the request could not be sent: \(error)")))
+        }
+    }
+
+    /// Submits a transaction without waiting; `completion` gets what ``submit(_:)`` would return.
+    public func submit(_ transaction: Transaction, completion: @escaping @Sendable (Result<SubmitResult, Failure>) -> Void) {
+        request(kind: Node.RequestKind.submitTransaction.rawValue, body: transaction.canonicalBytes) { answer in
+            completion(answer.flatMap { response in Result { () throws(Failure) in try Self.submitResult(response) } })
+        }
+    }
+
+    func signedRequest(kind: UInt16, body: [UInt8]) -> SignedRequest {
+        var request = SignedRequest(kind: kind, signer: key.publicKey.wire, timestamp: Node.now(), body: body, signature: Bytes64(repeating: 0))
+        request.signature = Bytes64(key.signature(for: .clientRequest, chainID: chainID, message: request.signedBytes).bytes)!
+        return request
+    }
+
     /// Submits a transaction (or asks again about one): in the mempool, committed, or rejected.
     public func submit(_ transaction: Transaction) throws -> SubmitResult {
-        let response = try request(kind: Node.RequestKind.submitTransaction.rawValue, body: transaction.canonicalBytes)
+        try Self.submitResult(try request(kind: Node.RequestKind.submitTransaction.rawValue, body: transaction.canonicalBytes))
+    }
+
+    static func submitResult(_ response: ClientResponse) throws(Failure) -> SubmitResult {
         var reader = ByteReader(response.body)
         do {
             switch try reader.readU8("status") {

@@ -12,7 +12,7 @@
 //   "observers": [ "<64 hex>" ],
 //   "key_log": null,                               ("keylog.txt": relative to the home)
 //   "timeouts": { "propose_ms": 3000, "prevote_ms": 1000, "precommit_ms": 1000,
-//                 "delta_ms": 500, "cap_ms": 30000 },
+//                 "delta_ms": 500, "cap_ms": 30000, "commit_ms": 1000 },
 //   "mempool": { "max_transactions": 10000, "max_bytes": 33554432, "max_per_signer": 256 },
 //   "block_max_transactions": 1000,
 //   "block_max_bytes": 4194304,
@@ -108,7 +108,7 @@ extension NodeConfig {
 }
 
 extension NodeConfig.Timeouts {
-    static let members = ["propose_ms", "prevote_ms", "precommit_ms", "delta_ms", "cap_ms"]
+    static let members = ["propose_ms", "prevote_ms", "precommit_ms", "delta_ms", "cap_ms", "commit_ms"]
 
     public init(from decoder: any Decoder) throws {
         let object = try StrictObject(decoder, members: Self.members)
@@ -118,11 +118,12 @@ extension NodeConfig.Timeouts {
         if let value = try object.optionalCount("precommit_ms") { precommitMs = value }
         if let value = try object.optionalCount("delta_ms") { deltaMs = value }
         if let value = try object.optionalCount("cap_ms") { capMs = value }
+        if let value = try object.optionalCount("commit_ms") { commitMs = value }
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: ConfigKey.self)
-        for (name, value) in zip(Self.members, [proposeMs, prevoteMs, precommitMs, deltaMs, capMs]) {
+        for (name, value) in zip(Self.members, [proposeMs, prevoteMs, precommitMs, deltaMs, capMs, commitMs]) {
             try container.encode(value, forKey: ConfigKey(name))
         }
     }

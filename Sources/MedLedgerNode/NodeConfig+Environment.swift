@@ -35,6 +35,7 @@ extension NodeConfig {
         .init(name: "MEDLEDGER_TIMEOUT_PROPOSE_MS", member: "timeouts.propose_ms", summary: "propose timeout, ms"),
         .init(name: "MEDLEDGER_TIMEOUT_PREVOTE_MS", member: "timeouts.prevote_ms", summary: "prevote timeout, ms"),
         .init(name: "MEDLEDGER_TIMEOUT_PRECOMMIT_MS", member: "timeouts.precommit_ms", summary: "precommit timeout, ms"),
+        .init(name: "MEDLEDGER_COMMIT_WAIT_MS", member: "timeouts.commit_ms", summary: "wait after a commit before the next height, ms"),
         .init(
             name: "MEDLEDGER_BLOCK_MAX_TRANSACTIONS", member: "block_max_transactions",
             summary: "most transactions in a block this node proposes"),
@@ -122,6 +123,7 @@ extension NodeConfig {
         case "timeouts.propose_ms": timeouts.proposeMs = try Self.parseCount(text, unit: "milliseconds")
         case "timeouts.prevote_ms": timeouts.prevoteMs = try Self.parseCount(text, unit: "milliseconds")
         case "timeouts.precommit_ms": timeouts.precommitMs = try Self.parseCount(text, unit: "milliseconds")
+        case "timeouts.commit_ms": timeouts.commitMs = try Self.parseCount(text, unit: "milliseconds")
         case "block_max_transactions": blockMaxTransactions = Int(try Self.parseCount(text, unit: "transactions"))
         default: preconditionFailure("no override for \(member)")
         }

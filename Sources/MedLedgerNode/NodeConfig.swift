@@ -51,6 +51,9 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         public var precommitMs: UInt64 = 1000
         public var deltaMs: UInt64 = 500
         public var capMs: UInt64 = 30_000
+        /// How long a node stays at a decided height before starting the next (the node's
+        /// `commitWait`; CometBFT's `timeout_commit`). 0 to 600000; lower it for throughput.
+        public var commitMs: UInt64 = 1000
 
         public init() {}
 
@@ -145,6 +148,11 @@ public struct NodeConfig: Codable, Sendable, Equatable {
             ("timeouts.cap_ms", timeouts.capMs),
         ] where !Bounds.timeoutMs.contains(value) {
             throw bad(member, String(value), "a timeout is 1 to 600000 ms", "give milliseconds from 1 to 600000")
+        }
+        guard timeouts.commitMs <= Bounds.timeoutMs.upperBound else {
+            throw bad(
+                "timeouts.commit_ms", String(timeouts.commitMs), "the commit wait is 0 to 600000 ms",
+                "give milliseconds from 0 to 600000 (1000 is the default)")
         }
         for (member, value) in [
             ("timeouts.propose_ms", timeouts.proposeMs), ("timeouts.prevote_ms", timeouts.prevoteMs),

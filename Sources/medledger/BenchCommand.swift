@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure MedLedger's hot paths on this machine.",
         discussion: "Build with -c release for meaningful figures: swift run -c release medledger bench signatures",
-        subcommands: [SignaturesBench.self, HashesBench.self, LoadBench.self]
+        subcommands: [SignaturesBench.self, HashesBench.self, LoadBench.self, ClusterBench.self]
     )
 }
 

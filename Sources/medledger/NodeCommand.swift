@@ -70,6 +70,7 @@ struct NodeCommand: ParsableCommand {
         }
         options.observers = Set(config.observerKeys.compactMap { try? Ed25519.PublicKey(bytes: $0.bytes) })
         options.timeouts = config.timeouts.consensusTimeouts
+        options.commitWait = .milliseconds(Int(config.timeouts.commitMs))
         options.mempool = config.mempool.limits
         options.blockMaxTransactions = config.blockMaxTransactions
         options.blockMaxBytes = config.blockMaxBytes
