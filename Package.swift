@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "MedLedgerInspect", targets: ["MedLedgerInspect"]),
         .library(name: "MedLedgerNet", targets: ["MedLedgerNet"]),
         .library(name: "MedLedgerNode", targets: ["MedLedgerNode"]),
+        .library(name: "MedLedgerClient", targets: ["MedLedgerClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -82,6 +83,16 @@ let package = Package(
             ]
         ),
 
+        // The client library for apps: connect with failover, sign and submit, query with proofs,
+        // store, fetch and decrypt records, subscribe (Protocol/CLIENT.md).
+        .target(
+            name: "MedLedgerClient",
+            dependencies: [
+                "MedLedgerNet", "MedLedgerLedger", "MedLedgerCrypto", "MedLedgerWire",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // The deterministic consensus simulator: the tests' sweeps and `medledger-sim` (long sweeps).
         .target(
             name: "MedLedgerSimulation",
@@ -100,6 +111,7 @@ let package = Package(
             name: "medledger",
             dependencies: [
                 "MedLedgerNode",
+                "MedLedgerClient",
                 "MedLedgerNet",
                 "MedLedgerCrypto",
                 "MedLedgerWire",
@@ -157,6 +169,13 @@ let package = Package(
             name: "MedLedgerInspectTests",
             dependencies: ["MedLedgerInspect", "MedLedgerTestSupport"],
             exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "MedLedgerClientTests",
+            dependencies: [
+                "MedLedgerClient", "MedLedgerNode", "MedLedgerNet", "MedLedgerLedger", "MedLedgerWire", "MedLedgerCrypto",
+                "medledger", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "MedLedgerNetTests",
