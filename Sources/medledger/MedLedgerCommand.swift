@@ -8,6 +8,10 @@ struct MedLedgerCommand: ParsableCommand {
         commandName: "medledger",
         abstract: "Run and use MedLedger, the permissioned ledger that healthcare facilities share.",
         version: MedLedgerBuildInfo.version,
-        subcommands: [InitCommand.self, GenesisCommand.self, TestnetCommand.self, NodeCommand.self, DemoCommand.self, BenchCommand.self, VersionCommand.self]
+        subcommands: [
+            InitCommand.self, GenesisCommand.self, TestnetCommand.self, NodeCommand.self, DemoCommand.self, BenchCommand.self, VersionCommand.self,
+            KeygenCommand.self, StatusCommand.self, PatientCommand.self, ConsentCommand.self, RecordCommand.self,
+            TimelineCommand.self, AuditCommand.self,
+        ]
     )
 }
