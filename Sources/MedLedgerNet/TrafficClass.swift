@@ -9,7 +9,8 @@ public enum TrafficClass: Int, Sendable, CaseIterable, Comparable, CustomStringC
     case consensus = 1
     /// Committed blocks, block requests and responses, status.
     case blockSync = 2
-    /// Answers and events on the client port.
+    /// Answers and events on the client port, and record ciphertext between peers (bulk that
+    /// must not delay consensus or block sync).
     case client = 3
     /// Transaction gossip: best effort, dropped first when a peer falls behind.
     case transactionGossip = 4
@@ -20,7 +21,7 @@ public enum TrafficClass: Int, Sendable, CaseIterable, Comparable, CustomStringC
         case .hello, .auth, .disconnect, .ping, .pong: self = .control
         case .proposal, .vote, .evidence: self = .consensus
         case .block, .blockRequest, .blockResponse, .status: self = .blockSync
-        case .clientRequest, .clientResponse, .clientError, .clientEvent: self = .client
+        case .clientRequest, .clientResponse, .clientError, .clientEvent, .recordBlob, .recordBlobRequest: self = .client
         case .transaction: self = .transactionGossip
         }
     }

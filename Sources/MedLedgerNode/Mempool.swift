@@ -57,7 +57,7 @@ public struct Mempool: Sendable {
         chainID = state.chainID
         self.limits = limits
         committed = state
-        pending = state
+        pending = state.enteringBlock(BlockContext(height: state.height + 1, time: state.lastBlockTime + 1))
     }
 
     public var count: Int { entries.count }
@@ -156,9 +156,10 @@ public struct Mempool: Sendable {
             remember(id)
         }
         committed = state
-        pending = state
-        var dropped: [(Bytes32, LedgerError)] = []
         let context = context(now: now)
+        // As the next block sees it: the block just committed is one of the recent hashes.
+        pending = state.enteringBlock(context)
+        var dropped: [(Bytes32, LedgerError)] = []
         for id in order {
             guard let entry = entries[id] else { continue }
             do {

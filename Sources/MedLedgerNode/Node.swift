@@ -57,6 +57,18 @@ public final class Node: @unchecked Sendable {
         public var logger = Logger(label: "medledger.node")
         /// Transport settings beyond the above (timeouts, queue limits).
         public var transport: (@Sendable (inout TransportConfiguration) -> Void)?
+        /// The facility's organisation key: signs the access entries of `fetch_record`. Nil (an
+        /// observer, a test) answers `fetch_record` with an error.
+        public var organisationKey: Ed25519.PrivateKey?
+        /// The facility's record key: opens the data keys wrapped for it as custodian.
+        public var recordKey: X25519.PrivateKey?
+        /// Facilities after the custodian that hold a copy of each record (Protocol/CLIENT.md
+        /// section 5.1); the same on every node of a chain.
+        public var recordReplicas = 2
+        /// Where the record ciphertext is kept; nil: `dataDirectory/blobs`.
+        public var blobsDirectory: String?
+        /// How often a holder asks its peers for the records it lacks.
+        public var repairInterval: Duration = .seconds(60)
 
         public init(genesis: Genesis, dataDirectory: String, nodeKey: Ed25519.PrivateKey, validatorKey: Ed25519.PrivateKey?) {
             self.genesis = genesis
@@ -112,6 +124,12 @@ public final class Node: @unchecked Sendable {
     var committedTransactions: [Bytes32: UInt64] = [:]
     var committedOrder: [Bytes32] = []
     static let rememberedCommits = 100_000
+    /// The genesis facility this node runs for (by its node key); nil for an observer.
+    let facility: Facility?
+    /// Record ciphertext this node holds (Protocol/CLIENT.md section 5).
+    let blobs: BlobStore
+    /// Subscriptions, pending uploads and fetches, replication (Node+Records, Node+Subscriptions).
+    var records = RecordsState()
 
     /// Opens the node's data: replays the log into the ledger state and loads the signer state.
     /// Nothing listens or dials until ``start()``.
@@ -142,6 +160,8 @@ public final class Node: @unchecked Sendable {
             chainID: chainID, validators: state.validators, key: options.validatorKey, height: state.height + 1,
             lastCommit: last?.commit, lastBlockTime: state.lastBlockTime, signer: signer, timeouts: options.timeouts)
         mempool = Mempool(state: state, limits: options.mempool)
+        facility = try Self.checkedFacility(options)
+        blobs = try BlobStore(directory: options.blobsDirectory ?? options.dataDirectory + "/blobs")
         logger.info(
             "opened", metadata: ["height": "\(state.height)", "signer": "\(signer.height)/\(signer.round)/\(signer.step)",
                                  "role": "\(options.validatorKey.flatMap { state.validators.index(of: $0.publicKey.wire) }.map { "validator \($0)" } ?? "observer")"])
@@ -358,6 +378,7 @@ public final class Node: @unchecked Sendable {
         let ready = heightWaiters.filter { $0.height <= height }
         heightWaiters.removeAll { $0.height <= height }
         for waiter in ready { waiter.continuation() }
+        recordsCommitted(block)
         broadcastStatus()
         if synced[height + 1] != nil {
             // Catching up: no reason to wait.
@@ -389,6 +410,7 @@ public final class Node: @unchecked Sendable {
             }
             send(.status(statusMessage), to: peer.key)
         case .disconnected(let peer, let reason):
+            if peer.channel == .client { clientGone(peer.connectionID) }
             guard peer.channel == .peer, peerConnections[peer.key]?.connectionID == peer.connectionID else { return }
             peerConnections[peer.key] = nil
             peerHas[peer.key] = nil
@@ -423,6 +445,10 @@ public final class Node: @unchecked Sendable {
         case .block(let committed):
             // An unsolicited committed block: treated like one block of a sync response.
             accept(BlockResponse(requestID: 0, blocks: [committed]), from: peer)
+        case .recordBlob(let chunk) where peer.channel == .peer:
+            received(chunk, from: peer)
+        case .recordBlobRequest(let request) where peer.channel == .peer:
+            serve(request, to: peer)
         default:
             break
         }
@@ -462,12 +488,9 @@ public final class Node: @unchecked Sendable {
         }
     }
 
-    // MARK: The client port (Protocol/LEDGER.md section 6: kinds 1 and 2 so far)
+    // MARK: The client port (Protocol/CLIENT.md; kinds 3 to 12 in Node+Queries and Node+Records)
 
-    public enum RequestKind: UInt16 {
-        case submitTransaction = 1
-        case status = 2
-    }
+    public typealias RequestKind = ClientRequestKind
 
     /// Answers a client request: its signature is checked first (a request is authorised by
     /// its own signature, whoever the connection is).
@@ -480,8 +503,9 @@ public final class Node: @unchecked Sendable {
         guard signed.signer.ed25519.verifies(signed.signature, for: .clientRequest, chainID: state.chainID, message: signed.signedBytes) else {
             return fail(.badSignature, "the request's signature does not verify for its signer and chain \(state.chainID)")
         }
+        if let problem = Self.timestampProblem(signed.timestamp, now: Self.now()) { return fail(.staleRequest, problem) }
         guard let kind = RequestKind(rawValue: signed.kind) else {
-            return fail(.malformed, "request kind \(signed.kind) is not served by this node (it answers submit_transaction and status)")
+            return fail(.malformed, "request kind \(signed.kind) is not defined: the kinds are 1 to 12 (Protocol/CLIENT.md section 2)")
         }
         var writer = ByteWriter()
         switch kind {
@@ -505,14 +529,20 @@ public final class Node: @unchecked Sendable {
                     writer.write(error.code.rawValue)
                     writer.write(String(error.reason.prefix(1_000)))
                 case .full(_, let reason):
-                    return fail(.invalidValue, "\(reason); submit again later")
+                    return fail(.busy, "\(reason); submit again later")
                 }
             }
         case .status:
-            writer.write(state.height)
-            writer.write(lastBlock?.block.header.hash ?? .zero)
-            writer.write(state.lastBlockTime)
-            writer.write(state.chainID)
+            guard signed.body.isEmpty else { return fail(.malformed, "a status request has an empty body, not \(signed.body.count) bytes") }
+            writer.write(statusAnswer)
+        default:
+            do {
+                // Nil: answered later (a fetch waits for its access entry to commit).
+                guard let body = try serve(kind, signed, requestID: request.requestID, from: peer) else { return }
+                writer.writeRaw(body)
+            } catch {
+                return fail(error.code, error.reason)
+            }
         }
         send(.clientResponse(ClientResponse(requestID: request.requestID, kind: signed.kind, body: writer.bytes)), on: peer)
     }
@@ -539,6 +569,7 @@ public final class Node: @unchecked Sendable {
         guard !stopped else { return }
         broadcastStatus()
         if let path = options.statusFile { writeStatusFile(path) }
+        recordsTick()
         if let request = syncRequest, DispatchTime.now() > request.deadline {
             logger.notice("block sync request timed out", metadata: ["peer": "\(PeerInfo.shortKey(request.peer))"])
             syncRequest = nil

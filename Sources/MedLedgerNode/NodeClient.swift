@@ -18,7 +18,13 @@ public final class NodeClient: Sendable {
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
-        init(_ description: String) { self.description = description }
+        /// The `CLIENT_ERROR` code when the node refused the request (Protocol/CLIENT.md section 6,
+        /// LEDGER.md section 8); nil for a failure of the connection or of decoding.
+        public let code: UInt16?
+        init(_ description: String, code: UInt16? = nil) {
+            self.description = description
+            self.code = code
+        }
     }
 
     struct State {
@@ -27,6 +33,8 @@ public final class NodeClient: Sendable {
         var nextID: UInt64 = 1
         var answers: [UInt64: Result<ClientResponse, Failure>] = [:]
         var waiting: [UInt64: DispatchSemaphore] = [:]
+        /// Called with every `CLIENT_EVENT` (``onEvent(_:)``).
+        var onEvent: (@Sendable (ClientEvent) -> Void)?
         /// Answers awaited by ``request(kind:body:completion:)``.
         var callbacks: [UInt64: @Sendable (Result<ClientResponse, Failure>) -> Void] = [:]
     }
@@ -72,7 +80,9 @@ public final class NodeClient: Sendable {
             case .message(.clientResponse(let response), _):
                 shared.answer(response.requestID, .success(response))
             case .message(.clientError(let error), _):
-                shared.answer(error.requestID, .failure(Failure("the node refused the request (\(error.code)): \(error.message)")))
+                shared.answer(error.requestID, .failure(Failure("the node refused the request (\(error.code)): \(error.message)", code: error.code)))
+            case .message(.clientEvent(let event), _):
+                shared.state.withLock { $0.onEvent }?(event)
             case .disconnected(_, let reason):
                 let (waiters, callbacks) = shared.state.withLock { state in
                     state.closed = "\(reason)"
@@ -164,6 +174,19 @@ public final class NodeClient: Sendable {
         return request
     }
 
+    /// Sends a signed request of `kind` and returns the answer's body (Protocol/CLIENT.md section 2).
+    ///
+    /// - Throws: ``Failure`` with the node's code if it answered `CLIENT_ERROR`.
+    public func request(_ kind: ClientRequestKind, body: [UInt8]) throws -> [UInt8] {
+        try request(kind: kind.rawValue, body: body).body
+    }
+
+    /// Calls `handler` (on the transport's thread) with every `CLIENT_EVENT` of this connection's
+    /// subscriptions.
+    public func onEvent(_ handler: @escaping @Sendable (ClientEvent) -> Void) {
+        shared.state.withLock { $0.onEvent = handler }
+    }
+
     /// Submits a transaction (or asks again about one): in the mempool, committed, or rejected.
     public func submit(_ transaction: Transaction) throws -> SubmitResult {
         try Self.submitResult(try request(kind: Node.RequestKind.submitTransaction.rawValue, body: transaction.canonicalBytes))
@@ -187,12 +210,17 @@ public final class NodeClient: Sendable {
 
     /// The node's head: height, block hash, block time, chain id.
     public func status() throws -> (height: UInt64, hash: Bytes32, time: UInt64, chainID: String) {
-        let response = try request(kind: Node.RequestKind.status.rawValue, body: [])
-        var reader = ByteReader(response.body)
+        let answer = try statusAnswer()
+        return (answer.height, answer.blockHash, answer.time, answer.chainID)
+    }
+
+    /// The whole `status` answer: the head, the facility the node serves, its peers.
+    public func statusAnswer() throws -> StatusAnswer {
+        let body = try request(.status, body: [])
         do {
-            return (try reader.readU64("height"), try Bytes32(from: &reader), try reader.readU64("time"), try reader.readChainID())
+            return try StatusAnswer(canonicalBytes: body)
         } catch {
-            throw Failure("a malformed answer: \(error)")
+            throw Failure("a malformed status answer: \(error)")
         }
     }
 }

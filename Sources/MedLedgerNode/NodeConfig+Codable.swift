@@ -16,7 +16,8 @@
 //   "mempool": { "max_transactions": 10000, "max_bytes": 33554432, "max_per_signer": 256 },
 //   "block_max_transactions": 1000,
 //   "block_max_bytes": 4194304,
-//   "log_level": "info"
+//   "log_level": "info",
+//   "record_replicas": 2
 // }
 
 extension NodeConfig {
@@ -33,6 +34,7 @@ extension NodeConfig {
         case blockMaxTransactions = "block_max_transactions"
         case blockMaxBytes = "block_max_bytes"
         case logLevel = "log_level"
+        case recordReplicas = "record_replicas"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -75,6 +77,7 @@ extension NodeConfig {
         if let value = try object.optional(Int.self, Member.blockMaxTransactions.rawValue) { blockMaxTransactions = value }
         if let value = try object.optional(Int.self, Member.blockMaxBytes.rawValue) { blockMaxBytes = value }
         if let value = try object.optional(LogLevel.self, Member.logLevel.rawValue) { logLevel = value }
+        if let value = try object.optional(Int.self, Member.recordReplicas.rawValue) { recordReplicas = value }
         try validate()
     }
 
@@ -104,6 +107,7 @@ extension NodeConfig {
         try container.encode(blockMaxTransactions, forKey: key(.blockMaxTransactions))
         try container.encode(blockMaxBytes, forKey: key(.blockMaxBytes))
         try container.encode(logLevel, forKey: key(.logLevel))
+        try container.encode(recordReplicas, forKey: key(.recordReplicas))
     }
 }
 

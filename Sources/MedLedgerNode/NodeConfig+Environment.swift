@@ -39,6 +39,9 @@ extension NodeConfig {
         .init(
             name: "MEDLEDGER_BLOCK_MAX_TRANSACTIONS", member: "block_max_transactions",
             summary: "most transactions in a block this node proposes"),
+        .init(
+            name: "MEDLEDGER_RECORD_REPLICAS", member: "record_replicas",
+            summary: "facilities after a record's custodian that keep its ciphertext (the same on every node)"),
     ]
 
     /// The process's environment.
@@ -125,6 +128,7 @@ extension NodeConfig {
         case "timeouts.precommit_ms": timeouts.precommitMs = try Self.parseCount(text, unit: "milliseconds")
         case "timeouts.commit_ms": timeouts.commitMs = try Self.parseCount(text, unit: "milliseconds")
         case "block_max_transactions": blockMaxTransactions = Int(try Self.parseCount(text, unit: "transactions"))
+        case "record_replicas": recordReplicas = Int(try Self.parseCount(text, unit: "facilities"))
         default: preconditionFailure("no override for \(member)")
         }
     }

@@ -39,6 +39,9 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     /// Most bytes of transactions this node puts in a block it proposes.
     public var blockMaxBytes: Int = 4 << 20
     public var logLevel: LogLevel = .info
+    /// Facilities after a record's custodian that keep a copy of its ciphertext
+    /// (Protocol/CLIENT.md section 5.1); every node of a chain must use the same value.
+    public var recordReplicas: Int = 2
 
     /// Every setting at its default.
     public init() {}
@@ -118,6 +121,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         /// A proposed block must fit in one frame.
         public static let blockBytes: ClosedRange<Int> = (1 << 10)...WireLimits.maxFramePayload
         public static let monikerLength: ClosedRange<Int> = 1...64
+        public static let recordReplicas: ClosedRange<Int> = 0...255
     }
 
     /// Checks the rules that the value types cannot: the version, the chain id, the moniker and
@@ -173,6 +177,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         try range("mempool.max_per_signer", mempool.maxPerSigner, 1...mempool.maxTransactions, "transactions")
         try range("block_max_transactions", blockMaxTransactions, Bounds.blockTransactions, "transactions")
         try range("block_max_bytes", blockMaxBytes, Bounds.blockBytes, "bytes")
+        try range("record_replicas", recordReplicas, Bounds.recordReplicas, "facilities (the same on every node of the chain)")
         if let keyLog, keyLog.isEmpty || keyLog.utf8.contains(0) {
             throw bad("key_log", keyLog, "not a usable path", "give a file path, or null to write no key log")
         }

@@ -167,6 +167,16 @@ extension ClientEvent: JSONRenderable {
     }
 }
 
+extension RecordBlob: JSONRenderable {
+    public var json: JSONValue {
+        .object([("record", record.json), ("offset", .int(offset)), ("total", .int(total)), ("chunk", .hex(chunk))])
+    }
+}
+
+extension RecordBlobRequest: JSONRenderable {
+    public var json: JSONValue { .object([("record", record.json)]) }
+}
+
 extension Message: JSONRenderable {
     public var json: JSONValue { (payload as! any JSONRenderable).json }
 }

@@ -13,6 +13,8 @@ public enum Message: Hashable, Sendable {
     case blockRequest(BlockRequest)
     case blockResponse(BlockResponse)
     case evidence(Evidence)
+    case recordBlob(RecordBlob)
+    case recordBlobRequest(RecordBlobRequest)
     case clientRequest(ClientRequest)
     case clientResponse(ClientResponse)
     case clientError(ClientError)
@@ -34,6 +36,8 @@ public enum Message: Hashable, Sendable {
         case .blockRequest: .blockRequest
         case .blockResponse: .blockResponse
         case .evidence: .evidence
+        case .recordBlob: .recordBlob
+        case .recordBlobRequest: .recordBlobRequest
         case .clientRequest: .clientRequest
         case .clientResponse: .clientResponse
         case .clientError: .clientError
@@ -57,6 +61,8 @@ public enum Message: Hashable, Sendable {
         case .blockRequest(let m): m
         case .blockResponse(let m): m
         case .evidence(let m): m
+        case .recordBlob(let m): m
+        case .recordBlobRequest(let m): m
         case .clientRequest(let m): m
         case .clientResponse(let m): m
         case .clientError(let m): m
@@ -91,6 +97,8 @@ public enum Message: Hashable, Sendable {
         case .blockRequest: message = .blockRequest(try BlockRequest(from: &reader))
         case .blockResponse: message = .blockResponse(try BlockResponse(from: &reader))
         case .evidence: message = .evidence(try Evidence(from: &reader))
+        case .recordBlob: message = .recordBlob(try RecordBlob(from: &reader))
+        case .recordBlobRequest: message = .recordBlobRequest(try RecordBlobRequest(from: &reader))
         case .clientRequest: message = .clientRequest(try ClientRequest(from: &reader))
         case .clientResponse: message = .clientResponse(try ClientResponse(from: &reader))
         case .clientError: message = .clientError(try ClientError(from: &reader))

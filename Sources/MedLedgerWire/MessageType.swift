@@ -13,6 +13,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     case blockRequest = 0x24
     case blockResponse = 0x25
     case evidence = 0x26
+    case recordBlob = 0x27
+    case recordBlobRequest = 0x28
     case clientRequest = 0x30
     case clientResponse = 0x31
     case clientError = 0x32
@@ -34,6 +36,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
         case .blockRequest: "block_request"
         case .blockResponse: "block_response"
         case .evidence: "evidence"
+        case .recordBlob: "record_blob"
+        case .recordBlobRequest: "record_blob_request"
         case .clientRequest: "client_request"
         case .clientResponse: "client_response"
         case .clientError: "client_error"
@@ -54,7 +58,9 @@ public enum MessageType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     public var port: Port {
         switch self {
         case .hello, .auth, .disconnect, .ping, .pong: .both
-        case .status, .transaction, .proposal, .vote, .block, .blockRequest, .blockResponse, .evidence: .peer
+        case .status, .transaction, .proposal, .vote, .block, .blockRequest, .blockResponse, .evidence, .recordBlob,
+            .recordBlobRequest:
+            .peer
         case .clientRequest, .clientResponse, .clientError, .clientEvent: .client
         }
     }

@@ -22,6 +22,10 @@ public enum WireLimits {
     public static let clientBodyMax = 4 * 1024 * 1024
     public static let clientErrorMessageMax = 1024
     public static let clientEventBodyMax = 1024 * 1024
+    /// A record's ciphertext (`RECORD_BLOB.total`, Protocol/CLIENT.md section 5.1).
+    public static let recordCiphertextMax = 64 * 1024 * 1024
+    /// One `RECORD_BLOB` chunk.
+    public static let recordChunkMax = 1024 * 1024
 }
 
 /// A type with one canonical encoding.

@@ -5,6 +5,7 @@ import MedLedgerCrypto
 import MedLedgerLedger
 import MedLedgerNet
 import MedLedgerNode
+import MedLedgerStore
 import MedLedgerWire
 
 #if canImport(Glibc)
@@ -75,6 +76,21 @@ struct NodeCommand: ParsableCommand {
         options.blockMaxTransactions = config.blockMaxTransactions
         options.blockMaxBytes = config.blockMaxBytes
         options.statusFile = home.path + "/status.json"
+        options.recordReplicas = config.recordReplicas
+        options.blobsDirectory = home.blobsDirectory
+        // The keys of the access protocol: without them the node serves no fetch_record.
+        if PosixFileSystem().exists(home.organisationKeyPath) {
+            do {
+                options.organisationKey = try home.loadOrganisationKey()
+                options.recordKey = try home.loadRecordKey()
+            } catch {
+                options.organisationKey = nil
+                options.recordKey = nil
+                logger.warning("fetch_record is off: \(error)")
+            }
+        } else {
+            logger.notice("no \(home.organisationKeyPath): this node answers no fetch_record (an observer)")
+        }
         options.logger = logger
         if let path = home.keyLogPath(config) {
             do {

@@ -115,6 +115,8 @@ struct NodeConfigTests {
         ("MEDLEDGER_TIMEOUT_PREVOTE_MS", "700", { $0.timeouts.prevoteMs == 700 }),
         ("MEDLEDGER_TIMEOUT_PRECOMMIT_MS", "800", { $0.timeouts.precommitMs == 800 }),
         ("MEDLEDGER_BLOCK_MAX_TRANSACTIONS", "64", { $0.blockMaxTransactions == 64 }),
+        ("MEDLEDGER_COMMIT_WAIT_MS", "250", { $0.timeouts.commitMs == 250 }),
+        ("MEDLEDGER_RECORD_REPLICAS", "3", { $0.recordReplicas == 3 }),
     ]
 
     @Test("each MEDLEDGER_* variable overrides its setting", arguments: 0..<overrides.count)
@@ -152,6 +154,7 @@ struct NodeConfigTests {
         ("MEDLEDGER_TIMEOUT_PREVOTE_MS", "0", ["1 to 600000 ms"]),
         ("MEDLEDGER_TIMEOUT_PRECOMMIT_MS", "40000", ["above timeouts.cap_ms (30000)", "raise timeouts.cap_ms"]),
         ("MEDLEDGER_BLOCK_MAX_TRANSACTIONS", "20000", ["out of range", "1 to 10000"]),
+        ("MEDLEDGER_RECORD_REPLICAS", "256", ["out of range", "0 to 255"]),
         ("MEDLEDGER_MONIKER", "", ["1 to 64 bytes"]),
     ]
 

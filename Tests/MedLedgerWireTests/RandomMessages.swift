@@ -138,6 +138,12 @@ struct MessageGenerator {
             for _ in 0..<count(max: 2) { blocks.append(committed()) }
             return .blockResponse(BlockResponse(requestID: int(), blocks: blocks))
         case .evidence: return .evidence(evidence())
+        case .recordBlob:
+            let chunk = bytes(max: 300)
+            let offset = UInt64.random(in: 0...1_000, using: &rng)
+            let total = offset + UInt64(chunk.count) + UInt64.random(in: (chunk.isEmpty ? 1 : 0)...1_000, using: &rng)
+            return .recordBlob(RecordBlob(record: b32(), offset: offset, total: total, chunk: chunk))
+        case .recordBlobRequest: return .recordBlobRequest(RecordBlobRequest(record: b32()))
         case .clientRequest: return .clientRequest(ClientRequest(requestID: int(), request: signedRequest()))
         case .clientResponse: return .clientResponse(ClientResponse(requestID: int(), kind: int(), body: bytes(max: 300)))
         case .clientError:

@@ -298,6 +298,16 @@ extension VectorCatalog {
                 name: "non-canonical-evidence-identical", summary: "EVIDENCE whose two votes are the same vote",
                 bytes: message(.evidence, [EvidenceKind.duplicateVote.rawValue] + evidence.voteA.canonicalBytes + evidence.voteA.canonicalBytes),
                 expected: (.nonCanonical, .message, 1 + evidence.voteA.canonicalBytes.count)),
+            Rejection(
+                name: "value-out-of-range-record-blob-total", summary: "RECORD_BLOB of a ciphertext of 0 bytes",
+                bytes: message(.recordBlob, bytes { $0.write(b32("record 1")); $0.write(UInt64(0)); $0.write(UInt64(0)); $0.write(UInt32(0)) }),
+                expected: (.valueOutOfRange, .message, 40)),
+            Rejection(
+                name: "value-out-of-range-record-blob-chunk", summary: "RECORD_BLOB whose chunk ends past the total",
+                bytes: message(
+                    .recordBlob,
+                    bytes { $0.write(b32("record 1")); $0.write(UInt64(8)); $0.write(UInt64(10)); $0.writeLengthPrefixed([1, 2, 3]) }),
+                expected: (.valueOutOfRange, .message, 48)),
         ]
     }
 }

@@ -187,6 +187,12 @@ enum VectorCatalog {
                 .blockResponse(BlockResponse(requestID: 78, blocks: []))),
             plain("evidence", "EVIDENCE of a duplicate prevote", .evidence(evidence)),
             plain(
+                "record-blob", "RECORD_BLOB: the second chunk of a 21-byte ciphertext",
+                .recordBlob(RecordBlob(record: b32("record 1"), offset: 16, total: 21, chunk: [0xA1, 0xA2, 0xA3, 0xA4, 0xA5]))),
+            plain(
+                "record-blob-request", "RECORD_BLOB_REQUEST for a record a holder lacks",
+                .recordBlobRequest(RecordBlobRequest(record: b32("record 1")))),
+            plain(
                 "client-request", "CLIENT_REQUEST with a signed request",
                 .clientRequest(ClientRequest(requestID: 1, request: signedRequest))),
             plain(

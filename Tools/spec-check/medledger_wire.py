@@ -68,6 +68,8 @@ MESSAGE_TYPES: dict[int, str] = {
     0x24: "block_request",
     0x25: "block_response",
     0x26: "evidence",
+    0x27: "record_blob",
+    0x28: "record_blob_request",
     0x30: "client_request",
     0x31: "client_response",
     0x32: "client_error",
@@ -498,6 +500,26 @@ def decode_block_response(r: Reader) -> dict[str, Any]:
     }
 
 
+def decode_record_blob(r: Reader) -> dict[str, Any]:
+    """0x27 RECORD_BLOB (CLIENT.md 5.1): ``total`` in 1..64 MiB; the chunk ends within it."""
+    record = r.fixed(32)
+    offset = r.u64()
+    total_at = r.pos
+    total = r.u64()
+    if not 1 <= total <= 64 * 1024 * 1024:
+        raise r.fail("value_out_of_range", total_at, f"total {total}")
+    chunk_at = r.pos
+    chunk = r.bytes_upto(1048576)
+    if offset > total or len(chunk) > total - offset:
+        raise r.fail("value_out_of_range", chunk_at, "the chunk ends past the total")
+    return {"record": record, "offset": offset, "total": total, "chunk": chunk}
+
+
+def decode_record_blob_request(r: Reader) -> dict[str, Any]:
+    """0x28 RECORD_BLOB_REQUEST."""
+    return {"record": r.fixed(32)}
+
+
 def decode_client_request(r: Reader) -> dict[str, Any]:
     """0x30 CLIENT_REQUEST."""
     return {"request_id": r.u64(), "request": decode_signed_request(r)}
@@ -534,6 +556,8 @@ MESSAGE_DECODERS: dict[int, Callable[[Reader], dict[str, Any]]] = {
     0x24: decode_block_request,
     0x25: decode_block_response,
     0x26: decode_evidence,
+    0x27: decode_record_blob,
+    0x28: decode_record_blob_request,
     0x30: decode_client_request,
     0x31: decode_client_response,
     0x32: decode_client_error,

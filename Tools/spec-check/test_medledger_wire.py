@@ -429,6 +429,17 @@ class MessageTests(WireCase):
         self.assertMessageRejects(0x33, u64(1) + u16(2) + u32(1048577), "length_exceeds_limit", 10)
         self.assertMessageRejects(0x31, u64(1) + u16(2) + u32(4194305), "length_exceeds_limit", 10)
 
+    def test_record_blob_messages(self) -> None:
+        record = b"\x07" * 32
+        msg = wire.render(frame(0x27, record + u64(2) + u64(5) + var(b"abc")))["message"]
+        self.assertEqual((msg["offset"], msg["total"], msg["chunk"]), (2, 5, "616263"))
+        self.assertEqual(wire.render(frame(0x28, record))["message"]["record"], record.hex())
+        self.assertMessageRejects(0x27, record + u64(0) + u64(0) + var(b""), "value_out_of_range", 40)
+        self.assertMessageRejects(0x27, record + u64(0) + u64(67108865) + var(b""), "value_out_of_range", 40)
+        self.assertMessageRejects(0x27, record + u64(3) + u64(5) + var(b"abc"), "value_out_of_range", 48)
+        self.assertMessageRejects(0x27, record + u64(0) + u64(5) + u32(1048577), "length_exceeds_limit", 48)
+        self.assertMessageRejects(0x28, record[:31], "truncated", 0)
+
 
 if __name__ == "__main__":
     unittest.main()

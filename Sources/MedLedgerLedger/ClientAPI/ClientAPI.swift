@@ -45,8 +45,8 @@ public enum ClientLimits {
     public static let stateProofKey = 256
     public static let stateProofValue = 1 << 20
     public static let subscriptionsPerConnection = 16
-    public static let recordCiphertext = 64 << 20
-    public static let chunk = 1 << 20
+    public static let recordCiphertext = WireLimits.recordCiphertextMax
+    public static let chunk = WireLimits.recordChunkMax
     public static let pendingBytes = 256 << 20
     public static let pendingSeconds = 600
     public static let timestampSkewMilliseconds: UInt64 = 300_000
@@ -162,45 +162,9 @@ public struct UnsubscribeRequest: Hashable, Sendable, WireCodable {
 }
 
 /// A piece of ciphertext: the body of `store_record` (StoreChunk), and of the `RECORD_BLOB`
-/// peer message. `offset + chunk.count <= total <= 64 MiB`.
-public struct RecordChunkUpload: Hashable, Sendable, WireCodable {
-    public var record: Bytes32
-    public var offset: UInt64
-    public var total: UInt64
-    public var chunk: [UInt8]
-
-    public init(record: Bytes32, offset: UInt64, total: UInt64, chunk: [UInt8]) {
-        self.record = record
-        self.offset = offset
-        self.total = total
-        self.chunk = chunk
-    }
-
-    public func encode(to writer: inout ByteWriter) {
-        writer.write(record)
-        writer.write(offset)
-        writer.write(total)
-        writer.writeLengthPrefixed(chunk)
-    }
-
-    public init(from reader: inout ByteReader) throws(WireError) {
-        record = try Bytes32(from: &reader)
-        offset = try reader.readU64("offset")
-        let totalStart = reader.position
-        total = try reader.readU64("total")
-        guard total >= 1, total <= UInt64(ClientLimits.recordCiphertext) else {
-            throw reader.error(.valueOutOfRange, at: totalStart, "a record's ciphertext is 1 byte to 64 MiB, not \(total)")
-        }
-        let chunkStart = reader.position
-        chunk = try reader.readLengthPrefixed(max: ClientLimits.chunk, "chunk")
-        guard offset <= total, UInt64(chunk.count) <= total - offset else {
-            throw reader.error(.valueOutOfRange, at: chunkStart, "the chunk ends past the ciphertext's total of \(total) bytes")
-        }
-    }
-
-    /// Whether this chunk is the last.
-    public var isLast: Bool { offset + UInt64(chunk.count) == total }
-}
+/// peer message, whose struct it is (MedLedgerWire's ``RecordBlob``). `offset + chunk.count <=
+/// total <= 64 MiB`.
+public typealias RecordChunkUpload = RecordBlob
 
 /// The body of `get_record`.
 public struct GetRecordRequest: Hashable, Sendable, WireCodable {

@@ -122,6 +122,15 @@ extension LedgerState {
         return zip(transactions, bodies).map { VerifiedTransaction(uncheckedEnvelope: $0, body: $1) }
     }
 
+    /// This state as the block of `context` sees it before its first transaction: height, time
+    /// and recent block hashes moved on. A mempool checks transactions against it, so that a fetch
+    /// request naming the last committed block is admitted, as that block will accept it.
+    public func enteringBlock(_ context: BlockContext) -> LedgerState {
+        var next = self
+        next.advance(to: context, previousHash: lastBlockHash)
+        return next
+    }
+
     /// Moves the block context forward before a block's transactions apply.
     mutating func advance(to context: BlockContext, previousHash: Bytes32) {
         height = context.height

@@ -101,3 +101,17 @@ extension LedgerState {
     }
 }
 
+
+extension LedgerState {
+    /// The patient's audit events from `sequence` on, at most `limit` of them, in order; empty for
+    /// an unknown patient. Not authorised: the caller (a node's subscriptions) checks who asks.
+    public func auditEvents(of patient: Bytes32, from sequence: UInt64, limit: Int) -> ArraySlice<AuditEvent> {
+        let events = audit[patient] ?? []
+        let start = Int(Swift.min(sequence, UInt64(events.count)))
+        return events[start..<Swift.min(events.count, start + Swift.max(0, limit))]
+    }
+
+    /// Every record anchor, tombstones included, in no particular order (a node's record
+    /// replication looks for the ones it should hold).
+    public var recordAnchors: Dictionary<Bytes32, RecordAnchor>.Values { records.values }
+}
