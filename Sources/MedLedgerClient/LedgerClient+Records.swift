@@ -52,8 +52,9 @@ public struct AddedRecord: Sendable, Hashable {
 public struct FetchedRecord: Sendable {
     /// The plaintext contents: handle with care, never log them.
     public var contents: [UInt8]
-    /// The record's proven anchor.
-    public var anchor: RecordAnchor
+    /// The record's proven anchor; nil for a break-glass read, whose reader may not see anchors
+    /// (the ciphertext is then authenticated by its decryption under the granted key alone).
+    public var anchor: RecordAnchor?
     /// The access entry the read is recorded under (nil for the patient's own read).
     public var access: Bytes32?
     /// The height that committed the access entry (or the proof's height for the patient's read).
@@ -163,16 +164,33 @@ extension LedgerClient {
         guard let encryption = requester.encryption, let encryptionKey = requester.encryptionKey else {
             throw .invalidArgument("reading a record needs the requester's record key (x25519), which receives the data key")
         }
-        let (anchor, header) = try self.anchor(of: record, as: requester.signing)
+        var anchor: RecordAnchor?
+        let header: BlockHeader
+        let custodianKey: Bytes32
+        do throws(LedgerClientError) {
+            let proven = try self.anchor(of: record, as: requester.signing)
+            (anchor, header, custodianKey) = (proven.anchor, proven.header, proven.anchor.entry.custodian)
+        } catch .refused(let code, let name, let reason) {
+            // A break-glass reader may not see the record's anchor before its read: the custodian is
+            // the one its entry names.
+            guard code == LedgerError.Code.notAuthorised.rawValue, case .breakGlass(let id)? = authority else {
+                throw .refused(code: code, name: name, reason: reason)
+            }
+            let (entry, entryHeader) = try verifiedEntity(BreakGlassRecord.self, key: StateKey.key(.breakGlass, id), as: requester.signing)
+            guard let entry, entry.practitioner == requester.id else {
+                throw .invalidArgument("break-glass entry \(id.hex) is not one the requester opened; name your own entry")
+            }
+            (header, custodianKey) = (entryHeader, entry.entry.custodian)
+        }
         let relied: Authority
         if let authority {
             relied = authority
         } else {
             relied = try resolveAuthority(record: record, purpose: purpose, requester: requester)
         }
-        let custodian = try endpoint(servingFacility: anchor.entry.custodian)
+        let custodian = try endpoint(servingFacility: custodianKey)
         var request = FetchRequest(
-            record: record, custodian: anchor.entry.custodian, requester: requester.id, purpose: purpose,
+            record: record, custodian: custodianKey, requester: requester.id, purpose: purpose,
             authority: relied, nonce: Bytes32(secureRandomBytes(32))!, recentBlockHash: header.hash,
             encryptionKey: encryptionKey, signature: Bytes64(repeating: 0))
         request.signature = Bytes64(requester.signing.signature(for: .fetchRequest, chainID: chainID, message: request.signedBytes).bytes)!
@@ -211,8 +229,11 @@ extension LedgerClient {
         } catch {
             throw .recordCorrupt("the data key the custodian wrapped does not open with the requester's record key")
         }
+        if anchor == nil {
+            anchor = try? self.anchor(of: record, as: requester.signing).anchor
+        }
         let ciphertext = try fetchCiphertext(
-            record: record, access: answer.access, expectedHash: anchor.entry.ciphertextHash, first: custodian,
+            record: record, access: answer.access, expectedHash: anchor?.entry.ciphertextHash, first: custodian,
             signer: requester.signing)
         let contents = try decrypt(ciphertext, dataKey: dataKey, record: record)
         return FetchedRecord(contents: contents, anchor: anchor, access: answer.access, height: committed.height)
@@ -269,7 +290,7 @@ extension LedgerClient {
     /// Reads a ciphertext from the first holder that has it (`get_record`), starting at endpoint
     /// `first` and going on to the others on `not_held`, an unreachable node, or bytes that do not
     /// match `expectedHash`.
-    func fetchCiphertext(record: Bytes32, access: Bytes32?, expectedHash: Bytes32, first: Int, signer: Ed25519.PrivateKey)
+    func fetchCiphertext(record: Bytes32, access: Bytes32?, expectedHash: Bytes32?, first: Int, signer: Ed25519.PrivateKey)
         throws(LedgerClientError) -> [UInt8]
     {
         var problems: [LedgerClientError.EndpointFailure] = []
@@ -277,8 +298,8 @@ extension LedgerClient {
         for index in (0..<links.count).map({ (first + $0) % links.count }) {
             let name = links[index].endpoint.shortDescription
             do throws(LedgerClientError) {
-                let ciphertext = try readCiphertext(record: record, access: access, at: index, signer: signer)
-                guard Bytes32(SHA256.hash(ciphertext).bytes)! == expectedHash else {
+                let (ciphertext, claimed) = try readCiphertext(record: record, access: access, at: index, signer: signer)
+                guard Bytes32(SHA256.hash(ciphertext).bytes)! == (expectedHash ?? claimed) else {
                     corrupt = true
                     problems.append(.init(endpoint: name, reason: "served bytes whose SHA-256 is not the anchor's ciphertext_hash"))
                     continue
@@ -309,10 +330,11 @@ extension LedgerClient {
 
     /// Reads a whole ciphertext from one endpoint, chunk by chunk, bounding its size first.
     func readCiphertext(record: Bytes32, access: Bytes32?, at endpoint: Int, signer: Ed25519.PrivateKey) throws(LedgerClientError)
-        -> [UInt8]
+        -> (ciphertext: [UInt8], claimedHash: Bytes32)
     {
         var ciphertext: [UInt8] = []
         var total: UInt64?
+        var claimed = Bytes32.zero
         repeat {
             let body = GetRecordRequest(record: record, access: access, offset: UInt64(ciphertext.count)).canonicalBytes
             let (response, _) = try call(.getRecord, body: body, signer: signer, route: .endpoint(endpoint))
@@ -320,12 +342,15 @@ extension LedgerClient {
             guard chunk.offset == UInt64(ciphertext.count) else {
                 throw .badAnswer("asked for offset \(ciphertext.count), the node sent offset \(chunk.offset)")
             }
-            if let total, total != chunk.total { throw .badAnswer("the ciphertext's total changed from \(total) to \(chunk.total)") }
+            if let total, total != chunk.total || claimed != chunk.ciphertextHash {
+                throw .badAnswer("the ciphertext's total or hash changed between chunks")
+            }
             if total == nil {
                 guard chunk.total >= 1, chunk.total <= UInt64(ClientLimits.recordCiphertext) else {
                     throw .badAnswer("a ciphertext of \(chunk.total) bytes is outside 1 byte to 64 MiB")
                 }
                 total = chunk.total
+                claimed = chunk.ciphertextHash
                 ciphertext.reserveCapacity(Int(chunk.total))
             }
             guard !chunk.chunk.isEmpty || chunk.offset == chunk.total else {
@@ -333,6 +358,6 @@ extension LedgerClient {
             }
             ciphertext += chunk.chunk
         } while UInt64(ciphertext.count) < total!
-        return ciphertext
+        return (ciphertext, claimed)
     }
 }

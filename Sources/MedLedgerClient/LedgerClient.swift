@@ -84,7 +84,8 @@ public final class LedgerClient: Sendable {
     enum Route {
         /// The preferred endpoint, then the others in turn when one cannot be reached.
         case any
-        /// One endpoint (the custodian's node, a holder of a record); reconnects once if needed.
+        /// One endpoint (the custodian's node, a holder of a record); sent again once on a new
+        /// connection if the connection ends before the answer.
         case endpoint(Int)
     }
 
@@ -150,6 +151,8 @@ public final class LedgerClient: Sendable {
                 try link.connect(timeout: configuration.connectTimeout)
             } catch .unreachable(let reasons) {
                 failures += reasons
+                // One endpoint asked for: a dial that failed is not tried again at once.
+                if case .endpoint = route { break }
                 continue
             }
             let id = nextRequestID()

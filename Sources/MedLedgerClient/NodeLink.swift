@@ -151,7 +151,13 @@ final class NodeLink: Sendable {
             state.closedReason = "closed by the client"
             return result
         }
-        transport?.shutdown()
+        if let transport {
+            transport.shutdown()
+            // Let the connection say goodbye and release its socket before the caller goes on
+            // (a process that exits right after closing must not race its own connection queues).
+            let deadline = ContinuousClock.now + .seconds(1)
+            while transport.counters().openConnections > 0, ContinuousClock.now < deadline { usleepDuration(.milliseconds(2)) }
+        }
         let error = LedgerClientError.connectionLost(endpoint: endpoint.shortDescription, reason: "closed by the client")
         for answer in pending { answer.resolve(.failure(error)) }
         for sink in subscriptions { sink.end(error) }

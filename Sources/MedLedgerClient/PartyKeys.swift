@@ -37,9 +37,9 @@ public struct PartyKeys: Sendable, CustomStringConvertible {
         return signingKeyPath + ".record.key"
     }
 
-    /// Reads a party's key files (Protocol/KEYS.md): the Ed25519 key at `signingKeyPath` and, if
-    /// present (or required), the X25519 key at `encryptionKeyPath` (by default
-    /// ``encryptionKeyPath(forSigningKeyAt:)``).
+    /// Reads a party's key files (Protocol/KEYS.md): the Ed25519 key at `signingKeyPath` and, when
+    /// required or named, the X25519 key at `encryptionKeyPath` (by default
+    /// ``encryptionKeyPath(forSigningKeyAt:)``). A record key that is not needed is not read.
     ///
     /// - Throws: ``ClientError/file(path:problem:)`` naming the file and the fix.
     public static func load(
@@ -54,7 +54,7 @@ public struct PartyKeys: Sendable, CustomStringConvertible {
         }
         let boxPath = encryptionKeyPath ?? Self.encryptionKeyPath(forSigningKeyAt: signingKeyPath)
         var encryption: X25519.PrivateKey?
-        if requireEncryption || encryptionKeyPath != nil || fileExists(boxPath) {
+        if requireEncryption || encryptionKeyPath != nil {
             do {
                 encryption = try X25519.PrivateKey(keyFile: boxPath, passphrase: passphrase)
             } catch {

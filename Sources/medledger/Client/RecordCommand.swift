@@ -153,9 +153,11 @@ struct RecordCommand: ParsableCommand {
                 }
                 let keys = try reader.load(requireRecordKey: true)
                 let client = try connection.client()
-                let (anchor, _) = try client.anchor(of: recordID, as: keys.signing)
+                // The patient reads with its own key; everyone else through an access entry. A
+                // break-glass reader may not see the anchor first.
+                let anchor = authority == nil ? try client.anchor(of: recordID, as: keys.signing).anchor : nil
                 let fetched: FetchedRecord
-                if anchor.entry.patient == keys.id && authority == nil {
+                if let anchor, anchor.entry.patient == keys.id {
                     fetched = try client.readOwnRecord(recordID, patient: keys)
                 } else {
                     fetched = try client.fetchRecord(recordID, purpose: purpose, authority: authority, requester: keys)
@@ -163,8 +165,10 @@ struct RecordCommand: ParsableCommand {
                 try writePrivateFile(out, fetched.contents)
                 let genesis = client.configuration.genesis
                 print("Wrote record \(recordID.hex) to \(out) (\(fetched.contents.count) bytes, mode 0600)")
-                print("  \(anchor.entry.category) / \(anchor.entry.resourceType) at \(partyName(anchor.entry.custodian, genesis: genesis)), "
-                    + "created \(formatTime(anchor.entry.created))")
+                if let anchor = fetched.anchor {
+                    print("  \(anchor.entry.category) / \(anchor.entry.resourceType) at \(partyName(anchor.entry.custodian, genesis: genesis)), "
+                        + "created \(formatTime(anchor.entry.created))")
+                }
                 if let access = fetched.access {
                     print("  read recorded on the chain as access \(access.hex) at height \(fetched.height)")
                 }
