@@ -57,7 +57,8 @@ public struct Mempool: Sendable {
         chainID = state.chainID
         self.limits = limits
         committed = state
-        pending = state.enteringBlock(BlockContext(height: state.height + 1, time: state.lastBlockTime + 1))
+        // Rules only: the pending state is never hashed, so it skips the commitment's writes.
+        pending = state.enteringBlock(BlockContext(height: state.height + 1, time: state.lastBlockTime + 1)).withoutCommitment()
     }
 
     public var count: Int { entries.count }
@@ -130,8 +131,19 @@ public struct Mempool: Sendable {
     public func proposal(
         maxCount: Int, maxBytes: Int, evidence: [Evidence] = [], lastCommit: CommitCertificate?, proposer: Bytes32
     ) throws(LedgerError) -> (block: Block, skipped: [(Bytes32, LedgerError)]) {
+        let built = try proposalAndState(
+            maxCount: maxCount, maxBytes: maxBytes, evidence: evidence, lastCommit: lastCommit, proposer: proposer)
+        return (built.block, built.skipped)
+    }
+
+    /// ``proposal(maxCount:maxBytes:evidence:lastCommit:proposer:)`` and the state after the block,
+    /// so that the proposer need not execute its own block again to validate it.
+    public func proposalAndState(
+        maxCount: Int, maxBytes: Int, evidence: [Evidence] = [], lastCommit: CommitCertificate?, proposer: Bytes32
+    ) throws(LedgerError) -> (block: Block, state: LedgerState, skipped: [(Bytes32, LedgerError)]) {
         let context = BlockContext(height: committed.height + 1, time: committed.nextBlockTime(lastCommit: lastCommit))
-        var scratch = committed
+        // Only filters (rules, not the commitment); the block is executed in full once, below.
+        var scratch = committed.withoutCommitment()
         var kept: [VerifiedTransaction] = []
         var skipped: [(Bytes32, LedgerError)] = []
         for transaction in reap(maxCount: maxCount, maxBytes: maxBytes) {
@@ -142,7 +154,8 @@ public struct Mempool: Sendable {
                 skipped.append((transaction.id, error))
             }
         }
-        return (try committed.proposeBlock(transactions: kept, evidence: evidence, lastCommit: lastCommit, proposer: proposer).block, skipped)
+        let built = try committed.proposeBlock(transactions: kept, evidence: evidence, lastCommit: lastCommit, proposer: proposer)
+        return (built.block, built.state, skipped)
     }
 
     /// A block was committed and `state` is the state after it: its transactions leave the pool,
@@ -158,7 +171,7 @@ public struct Mempool: Sendable {
         committed = state
         let context = context(now: now)
         // As the next block sees it: the block just committed is one of the recent hashes.
-        pending = state.enteringBlock(context)
+        pending = state.enteringBlock(context).withoutCommitment()
         var dropped: [(Bytes32, LedgerError)] = []
         for id in order {
             guard let entry = entries[id] else { continue }
@@ -188,7 +201,9 @@ public struct Mempool: Sendable {
     mutating func remember(_ id: Bytes32) {
         guard limits.rememberedIDs > 0, remembered.insert(id).inserted else { return }
         rememberedOrder.append(id)
-        if rememberedOrder.count > limits.rememberedIDs {
+        // Forget in batches of a quarter: removing from the front of the array shifts all of it,
+        // which once per remembered id was most of the pool's cost under load.
+        if rememberedOrder.count > limits.rememberedIDs + Swift.max(1, limits.rememberedIDs / 4) {
             let excess = rememberedOrder.count - limits.rememberedIDs
             for old in rememberedOrder.prefix(excess) { remembered.remove(old) }
             rememberedOrder.removeFirst(excess)

@@ -294,9 +294,11 @@ public final class Node: @unchecked Sendable {
             guard height == state.height + 1, let key = options.validatorKey else { return }
             do {
                 let evidence = pendingEvidence.filter { !state.isCommitted($0) }
-                let (block, skipped) = try mempool.proposal(
+                let (block, after, skipped) = try mempool.proposalAndState(
                     maxCount: options.blockMaxTransactions, maxBytes: options.blockMaxBytes, evidence: Array(evidence.prefix(WireLimits.blockEvidenceMax)),
                     lastCommit: machine.previousCommit, proposer: key.publicKey.wire)
+                // Our own block needs no second execution to be validated or committed.
+                validatedStates[block.header.hash] = after
                 for (id, reason) in skipped { logger.debug("left out of the proposal", metadata: ["tx": "\(id.hex)", "reason": "\(reason)"]) }
                 work.append(.blockToPropose(height: height, round: round, block: block))
             } catch {
@@ -306,7 +308,9 @@ public final class Node: @unchecked Sendable {
             let valid: Bool
             do {
                 // Kept: if the block is decided, committing it needs no second execution.
-                validatedStates[block.header.hash] = try state.applying(block, verified: verifiedTransactions(of: block))
+                if validatedStates[block.header.hash] == nil {
+                    validatedStates[block.header.hash] = try state.applying(block, verified: verifiedTransactions(of: block))
+                }
                 valid = true
             } catch {
                 logger.notice("a proposed block does not apply", metadata: ["height": "\(block.header.height)", "hash": "\(block.header.hash.hex)", "reason": "\(error)"])

@@ -84,7 +84,7 @@ struct ClusterBench: ParsableCommand {
             cluster.stop()
             if dir == nil { removeBenchTree(directory) }
         }
-        print("cluster: \(nodes) nodes in \(directory), commit wait \(commitWaitMs) ms, block max \(blockMaxTransactions) transactions")
+        say("cluster: \(nodes) nodes in \(directory), commit wait \(commitWaitMs) ms, block max \(blockMaxTransactions) transactions")
         try cluster.start()
         try cluster.waitConnected(timeout: 60)
 
@@ -118,13 +118,13 @@ struct ClusterBench: ParsableCommand {
                         by: organisations[index % organisations.count], chainID: chainID)),
                 by: patient, nonce: 1, chainID: chainID)
         }
-        print("registering \(patients) patients")
+        say("registering \(patients) patients")
         let registered = drive(perClient(registrations, owner: { $0 % clients }), connections, tracker: tracker, rate: 0, until: nil)
         guard tracker.waitSettled(seconds: 60), registered.rejected == 0 else {
             throw ValidationError("the patients' registrations did not all commit (\(registered.rejected) rejected, \(tracker.unsettled) pending)")
         }
         let planned = rate > 0 ? Int(rate * Double(duration) * 1.05) + clients : 12_000 * duration
-        print("signing \(planned) grant_consent transactions")
+        say("signing \(planned) grant_consent transactions")
         let grants = signGrants(count: planned, patients: patientKeys, grantees: grantees, chainID: chainID)
 
         tracker.reset()
@@ -132,7 +132,7 @@ struct ClusterBench: ParsableCommand {
         let startHeight = observer.height
         let start = Node.now()
         let end = start + UInt64(duration) * 1_000
-        print("load: \(clients) clients over \(nodes) nodes, \(rate > 0 ? "\(Int(rate)) tx/s offered" : "open loop, window \(window) per client"), \(duration) s")
+        say("load: \(clients) clients over \(nodes) nodes, \(rate > 0 ? "\(Int(rate)) tx/s offered" : "open loop, window \(window) per client"), \(duration) s")
         let load = drive(perClient(grants, owner: { ($0 % patients) % clients }), connections, tracker: tracker, rate: rate, until: end)
         let loadEnd = Node.now()
         let committedInLoad = tracker.committedCount
@@ -144,21 +144,21 @@ struct ClusterBench: ParsableCommand {
 
         let seconds = Double(loadEnd - start) / 1_000
         let checks = zip(before, after).reduce(UInt64(0)) { $0 + ($1.1.signatureChecks &- $1.0.signatureChecks) }
-        print("")
-        print("submitted \(load.submitted), admitted \(result.admitted), rejected \(load.rejected), refused (mempool full or closed) \(load.failed)")
-        print("committed \(result.committed) (\(committedInLoad) during the \(Int(seconds)) s load), not committed \(result.lost)")
-        print("throughput   \(format(Double(committedInLoad) / seconds)) committed tx/s during the load")
-        print("latency      p50 \(result.percentile(0.5)) ms, p95 \(result.percentile(0.95)) ms, p99 \(result.percentile(0.99)) ms, max \(result.percentile(1)) ms (submission to commit seen)")
-        print("blocks       \(format(Double(heightAtEnd - startHeight) / seconds)) blocks/s, \(result.committed / max(1, Int(observer.height - startHeight))) tx/block")
-        print("signatures   \(format(Double(checks) / Double(max(1, result.committed)))) Ed25519 verifications per committed tx (all nodes)")
+        say("")
+        say("submitted \(load.submitted), admitted \(result.admitted), rejected \(load.rejected), refused (mempool full or closed) \(load.failed)")
+        say("committed \(result.committed) (\(committedInLoad) during the \(Int(seconds)) s load), not committed \(result.lost)")
+        say("throughput   \(format(Double(committedInLoad) / seconds)) committed tx/s during the load")
+        say("latency      p50 \(result.percentile(0.5)) ms, p95 \(result.percentile(0.95)) ms, p99 \(result.percentile(0.99)) ms, max \(result.percentile(1)) ms (submission to commit seen)")
+        say("blocks       \(format(Double(heightAtEnd - startHeight) / seconds)) blocks/s, \(committedInLoad / max(1, Int(heightAtEnd - startHeight))) tx/block")
+        say("signatures   \(format(Double(checks) / Double(max(1, result.committed)))) Ed25519 verifications per committed tx (all nodes)")
         for (index, (b, a)) in zip(before, after).enumerated() {
-            print("node\(index)        \(format(a.cpuSeconds - b.cpuSeconds)) CPU s (\(format((a.cpuSeconds - b.cpuSeconds) / (Double(Node.now() - start) / 1_000) * 100))% of a core), \(a.signatureChecks &- b.signatureChecks) verifications, RSS \(a.rssMiB) MiB")
+            say("node\(index)        \(format(a.cpuSeconds - b.cpuSeconds)) CPU s (\(format((a.cpuSeconds - b.cpuSeconds) / (Double(Node.now() - start) / 1_000) * 100))% of a core), \(a.signatureChecks &- b.signatureChecks) verifications, RSS \(a.rssMiB) MiB")
         }
         guard result.lost == 0 else {
             printError("\(result.lost) admitted transactions were not committed within \(settle) s of the end")
             throw ExitCode(1)
         }
-        print("every admitted transaction committed")
+        say("every admitted transaction committed")
     }
 
     /// Grants, in round-robin over the patients (patient i's k-th grant has nonce k + 1).
@@ -639,4 +639,11 @@ func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         threads.append(thread)
     }
     for thread in threads { pthread_join(thread, nil) }
+}
+
+/// Writes one line to standard output at once (not buffered: progress shows up as it happens,
+/// also when the output goes to a file).
+func say(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    bytes.withUnsafeBytes { _ = write(1, $0.baseAddress, $0.count) }
 }

@@ -67,6 +67,8 @@ public struct LedgerState: Sendable {
     var evidence: Set<Bytes32> = []
     /// The commitment: every entity above under its ``StateKey``, as canonical bytes.
     public internal(set) var tree = StateTree()
+    /// Set by ``withoutCommitment()``.
+    var skipsCommitment = false
 
     /// The state at height 0: the genesis facilities and nothing else.
     public init(genesis: Genesis) throws(LedgerError) {
@@ -78,7 +80,7 @@ public struct LedgerState: Sendable {
         for facility in genesis.facilities {
             facilities[facility.organisationKey] = facility
             facilityKeys.formUnion([facility.organisationKey, facility.validatorKey, facility.nodeKey, facility.recordKey])
-            tree.set(StateKey.key(.facility, facility.organisationKey), facility.canonicalBytes)
+            commit(StateKey.key(.facility, facility.organisationKey), facility.canonicalBytes)
         }
     }
 
@@ -115,49 +117,64 @@ public struct LedgerState: Sendable {
 
     // MARK: Writes (map and commitment together)
 
+    /// This state for rule checks only: later writes skip ``tree`` (the Merkle commitment), which
+    /// is most of a write's cost, so its ``stateRoot`` no longer describes it. For a mempool's
+    /// pending and scratch states, which only check rules and are never hashed; never a block's.
+    package func withoutCommitment() -> LedgerState {
+        var copy = self
+        copy.skipsCommitment = true
+        return copy
+    }
+
+    /// Writes `value` under `key` in the commitment, unless this state skips it.
+    mutating func commit(_ key: @autoclosure () -> [UInt8], _ value: @autoclosure () -> [UInt8]) {
+        guard !skipsCommitment else { return }
+        tree.set(key(), value())
+    }
+
     mutating func put(_ practitioner: Practitioner) {
         practitioners[practitioner.key] = practitioner
-        tree.set(StateKey.key(.practitioner, practitioner.key), practitioner.canonicalBytes)
+        commit(StateKey.key(.practitioner, practitioner.key), practitioner.canonicalBytes)
     }
 
     mutating func put(_ organisation: Organisation) {
         organisations[organisation.key] = organisation
-        tree.set(StateKey.key(.organisation, organisation.key), organisation.canonicalBytes)
+        commit(StateKey.key(.organisation, organisation.key), organisation.canonicalBytes)
     }
 
     mutating func put(_ patient: Patient) {
         patients[patient.id] = patient
-        tree.set(StateKey.key(.patient, patient.id), patient.canonicalBytes)
+        commit(StateKey.key(.patient, patient.id), patient.canonicalBytes)
     }
 
     mutating func put(_ consent: Consent) {
         if consents[consent.id] == nil { consentsByPatient[consent.grant.patient, default: []].append(consent.id) }
         consents[consent.id] = consent
-        tree.set(StateKey.key(.consent, consent.id), consent.canonicalBytes)
+        commit(StateKey.key(.consent, consent.id), consent.canonicalBytes)
     }
 
     mutating func put(_ anchor: RecordAnchor) {
         if records[anchor.entry.record] == nil { recordsByPatient[anchor.entry.patient, default: []].append(anchor.entry.record) }
         records[anchor.entry.record] = anchor
-        tree.set(StateKey.key(.record, anchor.entry.record), anchor.canonicalBytes)
+        commit(StateKey.key(.record, anchor.entry.record), anchor.canonicalBytes)
     }
 
     mutating func put(access: AccessRecord, id: Bytes32) {
         accesses[id] = access
-        tree.set(StateKey.key(.access, id), access.canonicalBytes)
+        commit(StateKey.key(.access, id), access.canonicalBytes)
     }
 
     mutating func put(_ record: BreakGlassRecord) {
         breakGlasses[record.id] = record
         breakGlassByPractitioner[record.practitioner, default: []].append(record.id)
-        tree.set(StateKey.key(.breakGlass, record.id), record.canonicalBytes)
+        commit(StateKey.key(.breakGlass, record.id), record.canonicalBytes)
     }
 
     mutating func setNonce(_ nonce: UInt64, of signer: Bytes32) {
         nonces[signer] = nonce
         var writer = ByteWriter()
         writer.write(nonce)
-        tree.set(StateKey.key(.nonce, signer), writer.bytes)
+        commit(StateKey.key(.nonce, signer), writer.bytes)
     }
 
     mutating func recordEvidence(_ hash: Bytes32, validator: Bytes32, height: UInt64) {
@@ -165,7 +182,7 @@ public struct LedgerState: Sendable {
         var writer = ByteWriter()
         writer.write(validator)
         writer.write(height)
-        tree.set(StateKey.key(.evidence, hash), writer.bytes)
+        commit(StateKey.key(.evidence, hash), writer.bytes)
     }
 
     /// Appends an event to `patientID`'s audit trail.
@@ -178,7 +195,7 @@ public struct LedgerState: Sendable {
             sequence: patient.auditCount, kind: kind, height: context.height, time: context.time, transaction: transaction,
             actor: actor, subject: subject, detail: detail)
         audit[patientID, default: []].append(event)
-        tree.set(StateKey.audit(patientID, event.sequence), event.canonicalBytes)
+        commit(StateKey.audit(patientID, event.sequence), event.canonicalBytes)
         patient.auditCount += 1
         put(patient)
     }
