@@ -155,26 +155,38 @@ extension LedgerClient {
     ///   - authority: the consent or break-glass entry relied on; nil asks `may_read` which
     ///     consent allows it.
     ///   - requester: its signing key asks, its X25519 key receives the data key.
+    ///   - custodianHint: the facility holding the record, for a requester that may not see the
+    ///     record's anchor yet (no consent covers it, or its consent was revoked): the request still
+    ///     goes to that custodian, which commits its refusal (or its grant) on the chain.
     /// - Throws: ``ClientError/accessRefused(code:name:note:access:)`` when the custodian refused
     ///   (the refusal is on the chain); ``ClientError/recordCorrupt(_:)`` when no holder serves
     ///   bytes matching the anchor.
-    public func fetchRecord(_ record: Bytes32, purpose: Purpose, authority: Authority? = nil, requester: PartyKeys)
-        throws(LedgerClientError) -> FetchedRecord
-    {
+    public func fetchRecord(
+        _ record: Bytes32, purpose: Purpose, authority: Authority? = nil, requester: PartyKeys, custodianHint: Bytes32? = nil
+    ) throws(LedgerClientError) -> FetchedRecord {
         guard let encryption = requester.encryption, let encryptionKey = requester.encryptionKey else {
             throw .invalidArgument("reading a record needs the requester's record key (x25519), which receives the data key")
         }
         var anchor: RecordAnchor?
         let header: BlockHeader
         let custodianKey: Bytes32
-        do throws(LedgerClientError) {
+        anchorLookup: do throws(LedgerClientError) {
             let proven = try self.anchor(of: record, as: requester.signing)
             (anchor, header, custodianKey) = (proven.anchor, proven.header, proven.anchor.entry.custodian)
         } catch .refused(let code, let name, let reason) {
+            guard code == LedgerError.Code.notAuthorised.rawValue else { throw .refused(code: code, name: name, reason: reason) }
+            if let custodianHint {
+                // The custodian named by the caller: proven to be a facility, against a certified
+                // header whose hash the request names as recent.
+                let (facility, facilityHeader) = try verifiedEntity(Facility.self, key: StateKey.key(.facility, custodianHint), as: requester.signing)
+                guard facility != nil else { throw .invalidArgument("custodian \(custodianHint.hex) is not a facility of this chain") }
+                (header, custodianKey) = (facilityHeader, custodianHint)
+                break anchorLookup
+            }
             // A break-glass reader may not see the record's anchor before its read: the custodian is
             // the one its entry names.
-            guard code == LedgerError.Code.notAuthorised.rawValue, case .breakGlass(let id)? = authority else {
-                throw .refused(code: code, name: name, reason: reason)
+            guard case .breakGlass(let id)? = authority else {
+                throw .refused(code: code, name: name, reason: reason + " (a reader without a consent covering the record names its custodian: custodianHint)")
             }
             let (entry, entryHeader) = try verifiedEntity(BreakGlassRecord.self, key: StateKey.key(.breakGlass, id), as: requester.signing)
             guard let entry, entry.practitioner == requester.id else {

@@ -1,9 +1,11 @@
 import Foundation
 import Testing
 
-@Suite("medledger demo (the binary)", .serialized)
-struct DemoCommandTests {
-    @Test("the demo runs the whole story and the chain it leaves verifies")
+/// Starts four node processes: runs with the port-binding suites (the name matches
+/// `ClusterTests` in Tools/test's serialized stage).
+@Suite("medledger demo (four node processes)", .serialized)
+struct DemoClusterTests {
+    @Test("the demo runs the whole story on four nodes, and every node's chain verifies")
     func demo() throws {
         let medledger = InspectBinary.url.deletingLastPathComponent().appendingPathComponent("medledger")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medledger-demo-test-\(getpid())")
@@ -18,14 +20,21 @@ struct DemoCommandTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(text)")
         for expected in [
-            "\"HbA1c 5.4 %, LDL 2.9 mmol/l\"", "refused (no_consent)", "only then can the institute open the key",
-            "no validator accepts it: consent_revoked", "access_refused (no_consent) by North Research Institute",
-            "break_glass by Dr. Ada Ortiz", "commit certificate verified against the genesis validators (10 of 10)",
+            "\"HbA1c 5.4 %, LDL 2.9 mmol/l\"", "\"bitewing x-ray: no caries, filling on 36 intact\"", "refused (no_consent",
+            "only then can the institute open the key", "next read is refused (consent_revoked",
+            "access_refused (no_consent) by North Research Institute", "break_glass by Dr. Ada Ortiz",
+            "Alice's phone, subscribed to her audit events: height", "record_erased by Alice",
+            "all 4 nodes hold identical chains",
         ] {
             #expect(text.contains(expected), "missing: \(expected)")
         }
-        let verify = try InspectBinary.run(["log", "verify", dir.path])
-        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        for node in 0..<4 {
+            let home = dir.appendingPathComponent("node\(node)")
+            let verify = try InspectBinary.run([
+                "log", "verify", home.appendingPathComponent("data/log").path, "--genesis", home.appendingPathComponent("genesis.json").path,
+            ])
+            #expect(verify.status == 0, "node\(node): \(verify.stdout)\(verify.stderr)")
+        }
     }
 }
 
