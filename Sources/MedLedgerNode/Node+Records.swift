@@ -228,10 +228,12 @@ extension Node {
         }
     }
 
-    /// Signs and admits an access entry with the organisation key's next free nonce (above every
-    /// committed and pending transaction of that key).
+    /// Signs and admits an access entry with a free nonce of the organisation key: above every
+    /// committed and pending transaction of that key, and at least the clock in microseconds, so
+    /// that an operator's tool using the key at "last committed nonce + 1" (gaps are allowed)
+    /// does not collide with an entry still pending.
     private func admitAccessEntry(_ entry: AccessEntry, signedBy key: Ed25519.PrivateKey) -> Result<Bytes32, LedgerError> {
-        let nonce = (mempool.pending.lastNonce(of: key.publicKey.wire) ?? 0) + 1
+        let nonce = Swift.max((mempool.pending.lastNonce(of: key.publicKey.wire) ?? 0) + 1, Self.now() * 1_000)
         let transaction = Transaction.signed(.accessEntry(entry), by: key, nonce: nonce, chainID: state.chainID)
         switch admit(transaction, from: nil) {
         case .added(let id), .duplicate(let id): return .success(id)
