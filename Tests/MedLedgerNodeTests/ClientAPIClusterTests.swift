@@ -75,11 +75,17 @@ struct ClientAPIClusterTests {
         return options
     }
 
-    func start(_ indices: [Int], addresses: inout [Int: SocketAddress]) throws -> [Int: Node] {
+    /// Starts nodes `indices`; those in `keyless` without the organisation and record keys.
+    func start(_ indices: [Int], addresses: inout [Int: SocketAddress], keyless: Set<Int> = []) throws -> [Int: Node] {
         var nodes: [Int: Node] = [:]
         for index in indices {
             let peers = addresses.map { PeerEndpoint(host: "127.0.0.1", port: $0.value.port, key: members[$0.key].node.publicKey) }
-            let node = try Node(options: options(index, peers: peers))
+            var options = options(index, peers: peers)
+            if keyless.contains(index) {
+                options.organisationKey = nil
+                options.recordKey = nil
+            }
+            let node = try Node(options: options)
             try node.start()
             addresses[index] = node.p2pAddress!
             nodes[index] = node
@@ -182,12 +188,20 @@ struct ClientAPIClusterTests {
     func queriesProofsAndSubscriptions() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var addresses: [Int: SocketAddress] = [:]
+        // A node refuses another facility's organisation or record key.
+        var wrongKey = options(0, peers: [])
+        wrongKey.organisationKey = members[1].organisation
+        #expect(throws: LedgerError.self) { _ = try Node(options: wrongKey) }
+        wrongKey = options(0, peers: [])
+        wrongKey.recordKey = members[1].record
+        #expect(throws: LedgerError.self) { _ = try Node(options: wrongKey) }
+
         // Alone, node 0 commits nothing: at height 0 there is no certified header to prove against.
         var nodes = try start([0], addresses: &addresses)
         defer { for node in nodes.values { node.stop() } }
         let anyone = try client(nodes[0]!, as: Self.key("anyone"), index: 0)
         expectRefusal(.invalidValue, anyone, .stateProof, StateProofQuery(key: StateKey.key(.facility, members[0].organisation.publicKey.wire)).canonicalBytes)
-        for (index, node) in try start([1, 2, 3], addresses: &addresses) { nodes[index] = node }
+        for (index, node) in try start([1, 2, 3], addresses: &addresses, keyless: [3]) { nodes[index] = node }
         #expect(await ClusterTests.wait(for: Array(nodes.values), height: 2))
 
         let viaPatient = try client(nodes[0]!, as: patient, index: 0)
@@ -266,6 +280,16 @@ struct ClientAPIClusterTests {
         for _ in 0..<15 { _ = try viaPatient.request(.subscribe, body: SubscribeRequest(patient: p, fromSequence: 4).canonicalBytes) }
         expectRefusal(.invalidValue, viaPatient, .subscribe, SubscribeRequest(patient: p, fromSequence: 4).canonicalBytes)
         expectRefusal(.invalidValue, viaPatient, .unsubscribe, UnsubscribeRequest(subscriptionID: 999_999).canonicalBytes)
+
+        // A node without the organisation key (an observer's setup) cannot answer fetch_record.
+        let viaKeyless = try client(nodes[3]!, as: reader, index: 3)
+        var keyless = FetchRequest(
+            record: Self.b32("any record"), custodian: members[3].organisation.publicKey.wire, requester: reader.publicKey.wire,
+            purpose: .treatment, authority: .consent(consents.reader), nonce: Self.b32("n"), recentBlockHash: status.blockHash,
+            encryptionKey: Bytes32(readerBox.publicKey.bytes)!, signature: Bytes64(repeating: 0))
+        keyless.signature = Bytes64(reader.signature(for: .fetchRequest, chainID: Self.chainID, message: keyless.signedBytes).bytes)!
+        expectRefusal(.invalidValue, viaKeyless, .fetchRecord, keyless.canonicalBytes)
+        #expect(try viaKeyless.statusAnswer().facility == members[3].organisation.publicKey.wire)
 
         // Requests checked before any kind: the timestamp, the signature, the kind.
         let raw = try RawClient(port: nodes[0]!.clientAddress!.port, nodeKey: members[0].node.publicKey)
