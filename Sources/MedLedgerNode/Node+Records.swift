@@ -429,6 +429,9 @@ extension Node {
         let record = chunk.record
         if let anchor = state.record(record) {
             guard anchor.erasedAtHeight == nil, isHolder(anchor), !blobs.contains(anchor.entry.ciphertextHash) else { return }
+        } else {
+            // Not anchored here yet: only a facility's node (not an observer) may fill the pending store.
+            guard options.genesis.facilities.contains(where: { $0.nodeKey == peer.key.wire }) else { return }
         }
         let now = Self.now()
         expirePending(now: now)
