@@ -123,12 +123,14 @@ struct ClusterBench: ParsableCommand {
         guard tracker.waitSettled(seconds: 60), registered.rejected == 0 else {
             throw ValidationError("the patients' registrations did not all commit (\(registered.rejected) rejected, \(tracker.unsettled) pending)")
         }
-        let planned = rate > 0 ? Int(rate * Double(duration) * 1.05) + clients : 12_000 * duration
+        let planned = rate > 0 ? Int(rate * Double(duration) * 1.05) + clients : 8_000 * duration
         say("signing \(planned) grant_consent transactions")
         let grants = signGrants(count: planned, patients: patientKeys, grantees: grantees, chainID: chainID)
 
         tracker.reset()
         let before = cluster.snapshot()
+        let machineBefore = ProcessCluster.machineTicks()
+        let selfBefore = ProcessCluster.cpuSeconds(of: getpid())
         let startHeight = observer.height
         let start = Node.now()
         let end = start + UInt64(duration) * 1_000
@@ -140,6 +142,8 @@ struct ClusterBench: ParsableCommand {
         _ = tracker.waitSettled(seconds: Double(settle))
         usleep(1_200_000)  // one more status tick, so status.json holds the last counts
         let after = cluster.snapshot()
+        let machineAfter = ProcessCluster.machineTicks()
+        let selfAfter = ProcessCluster.cpuSeconds(of: getpid())
         let result = tracker.result()
 
         let seconds = Double(loadEnd - start) / 1_000
@@ -154,6 +158,9 @@ struct ClusterBench: ParsableCommand {
         for (index, (b, a)) in zip(before, after).enumerated() {
             say("node\(index)        \(format(a.cpuSeconds - b.cpuSeconds)) CPU s (\(format((a.cpuSeconds - b.cpuSeconds) / (Double(Node.now() - start) / 1_000) * 100))% of a core), \(a.signatureChecks &- b.signatureChecks) verifications, RSS \(a.rssMiB) MiB")
         }
+        let busy = Double(machineAfter.busy - machineBefore.busy) / Double(max(1, machineAfter.total - machineBefore.total))
+        say("benchmark    \(format(selfAfter - selfBefore)) CPU s (clients, signing requests, following commits)")
+        say("machine      \(format(busy * 100))% busy over \(ProcessInfoCores.active) cores (all processes, /proc/stat); load average \(ProcessCluster.loadAverage())")
         guard result.lost == 0 else {
             printError("\(result.lost) admitted transactions were not committed within \(settle) s of the end")
             throw ExitCode(1)
@@ -514,6 +521,28 @@ final class ProcessCluster {
             }
         }
         pids = []
+    }
+
+    /// utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15).
+    static func cpuSeconds(of pid: pid_t) -> Double {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard let text = read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12 else { return 0 }
+        return ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks
+    }
+
+    /// Busy and total jiffies of the whole machine (the `cpu` line of /proc/stat).
+    static func machineTicks() -> (busy: UInt64, total: UInt64) {
+        guard let text = read("/proc/stat"), let line = text.split(separator: "\n").first else { return (0, 0) }
+        let values = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+        guard values.count >= 5 else { return (0, 0) }
+        let total = values.reduce(0, +)
+        return (total - values[3] - values[4], total)  // idle and iowait are not busy
+    }
+
+    static func loadAverage() -> String {
+        read("/proc/loadavg").map { $0.split(separator: " ").prefix(3).joined(separator: " ") } ?? "?"
     }
 
     static func executablePath() -> String {
