@@ -518,7 +518,7 @@ local function fail(code, offset, detail)
 end
 
 local function new_reader(tvb)
-    return setmetatable({ tvb = tvb, pos = 0, len = tvb:len() }, Reader)
+    return setmetatable({ tvb = tvb, pos = 0, len = tvb:len(), facts = {} }, Reader)
 end
 
 function Reader:need(n)
@@ -535,7 +535,10 @@ end
 function Reader:uint(n, tree, field)
     local r = self:range(n)
     local v = (n == 8) and r:uint64() or r:uint()
-    if tree and field then tree:add(field, r) end
+    if tree and field then
+        tree:add(field, r)
+        if self.facts[field] == nil then self.facts[field] = v end
+    end
     return v, r
 end
 
@@ -549,7 +552,10 @@ function Reader:enum(tree, field, names)
     local at = self.pos
     local v, r = self:uint(1)
     if not names[v] then fail("unknown_enum", at, tostring(v)) end
-    if tree then tree:add(field, r) end
+    if tree then
+        tree:add(field, r)
+        if self.facts[field] == nil then self.facts[field] = v end
+    end
     return v
 end
 
@@ -862,7 +868,20 @@ local MESSAGES = {
 }
 
 -- Decodes a whole message payload; returns a summary and extra facts, or reports the error.
-local function decode_message(type_code, tvb, tree)
+-- What the fields read so far say, for a message only partly decrypted.
+local function facts_summary(facts)
+    local parts = {}
+    local function add(text) parts[#parts + 1] = text end
+    if facts[f.vote_type] then add(VOTE_TYPES[facts[f.vote_type]]) end
+    if facts[f.request_kind] then add(REQUEST_KINDS[facts[f.request_kind]] or tostring(facts[f.request_kind])) end
+    if facts[f.request_id] then add("id=" .. tostring(facts[f.request_id])) end
+    if facts[f.height] then add("h=" .. tostring(facts[f.height])) end
+    if facts[f.round] then add("r=" .. tostring(facts[f.round])) end
+    if facts[f.tx_type] then add(TX_TYPES[facts[f.tx_type]] or ("tx_type " .. facts[f.tx_type])) end
+    return concat(parts, " ")
+end
+
+local function decode_message(type_code, tvb, tree, partial)
     local r = new_reader(tvb)
     local ok, summary, extra = pcall(function()
         local s, x = MESSAGES[type_code](r, tree)
@@ -870,6 +889,10 @@ local function decode_message(type_code, tvb, tree)
         return s, x
     end)
     if ok then return summary, extra end
+    if type(summary) == "table" and partial and summary.code == "truncated" then
+        tree:add(medledger, tvb(0, 0), "(the rest of the message was not decrypted: preference max_decrypt)")
+        return facts_summary(r.facts)
+    end
     if type(summary) == "table" then
         local text = string.format("%s at message offset %d%s", summary.code, summary.offset,
             summary.detail and (" (" .. summary.detail .. ")") or "")
@@ -991,18 +1014,14 @@ local function summarise(pinfo, text)
     end
 end
 
--- Dissects one complete frame at offset; returns the frame's total length.
-local function dissect_frame(tvb, pinfo, tree, offset, length)
-    local total = HEADER_LENGTH + length
+-- The 16 header bytes at offset, field by field, under tree; returns the header subtree.
+local function add_header(tvb, offset, tree)
     local type_code = tvb(offset + 5, 1):uint()
-    local flags = tvb(offset + 6, 1):uint()
-    local type_name = TYPE_NAMES[type_code] or string.format("0x%02x", type_code)
-    local frame_tree = tree:add(medledger, tvb(offset, total), "MedLedger " .. type_name)
-    local header_tree = frame_tree:add(medledger, tvb(offset, HEADER_LENGTH), "Header")
+    local header_tree = tree:add(medledger, tvb(offset, HEADER_LENGTH), "Header")
     header_tree:add(f.magic, tvb(offset, 4))
     header_tree:add(f.version, tvb(offset + 4, 1))
     header_tree:add(f.type, tvb(offset + 5, 1))
-    header_tree:add(f.type_name, tvb(offset + 5, 1), type_name):set_generated()
+    header_tree:add(f.type_name, tvb(offset + 5, 1), TYPE_NAMES[type_code] or "unknown"):set_generated()
     local flags_item = header_tree:add(f.flags, tvb(offset + 6, 1))
     flags_item:add(f.flag_compressed, tvb(offset + 6, 1))
     flags_item:add(f.flag_sealed, tvb(offset + 6, 1))
@@ -1014,6 +1033,17 @@ local function dissect_frame(tvb, pinfo, tree, offset, length)
     header_tree:add(f.header_crc_good, good):set_generated()
     crc_item:append_text(good and " [correct]" or " [incorrect]")
     if not good then crc_item:add_proto_expert_info(e.crc) end
+    return header_tree
+end
+
+-- Dissects one complete frame at offset; returns the frame's total length.
+local function dissect_frame(tvb, pinfo, tree, offset, length)
+    local total = HEADER_LENGTH + length
+    local type_code = tvb(offset + 5, 1):uint()
+    local flags = tvb(offset + 6, 1):uint()
+    local type_name = TYPE_NAMES[type_code] or string.format("0x%02x", type_code)
+    local frame_tree = tree:add(medledger, tvb(offset, total), "MedLedger " .. type_name)
+    add_header(tvb, offset, frame_tree)
 
     local sealed = band(flags, FLAG_SEALED) ~= 0
     local compressed = band(flags, FLAG_COMPRESSED) ~= 0
@@ -1022,8 +1052,8 @@ local function dissect_frame(tvb, pinfo, tree, offset, length)
     local key_id = tostring(pinfo.number) .. ":" .. tvb:raw(offset, math.min(total, 32))
 
     local message_tvb = nil
+    local partial = false
     if sealed then
-        local partial
         message_tvb, _, partial = open_sealed(tvb, offset, length, pinfo, tree, frame_tree, key_id)
         if not message_tvb then
             if length > TAG_LENGTH then frame_tree:add(f.payload, tvb(offset + HEADER_LENGTH, length - TAG_LENGTH)) end
@@ -1063,11 +1093,15 @@ local function dissect_frame(tvb, pinfo, tree, offset, length)
         end
         if not inflated_ok then message_tvb = nil; summary = summary .. " [compressed]" end
     end
-    if message_tvb or (length == 0 and not sealed and not compressed) then
-        local msg_tvb = message_tvb or ByteArray.new(""):tvb("empty")
+    if length == 0 then
+        frame_tree:add_proto_expert_info(e.message, "Malformed message: truncated at message offset 0 (empty payload)")
+        summary = summary .. " [truncated]"
+    end
+    if message_tvb then
+        local msg_tvb = message_tvb
         local message_tree = frame_tree:add(medledger, msg_tvb(0, math.min(msg_tvb:len(), 0)), "Message " .. type_name)
         message_tree:set_len(msg_tvb:len())
-        local text, extra = decode_message(type_code, msg_tvb, message_tree)
+        local text, extra = decode_message(type_code, msg_tvb, message_tree, partial)
         if text and text ~= "" then summary = summary .. " " .. text end
         if type_code == 0x01 and extra and extra.nonce then
             -- the first HELLO of a connection is the initiator's; its nonce names the connection
@@ -1116,6 +1150,12 @@ local function dissect(tvb, pinfo, tree)
                 at = p + 1
             end
             local skip = found and (found - 1) or remaining
+            if data:sub(1, 4) == "MLDG" then
+                -- a candidate header that fails a check: show it, then resynchronise past its magic
+                local bad = tree:add(medledger, tvb(offset, HEADER_LENGTH), "MedLedger rejected frame header: " .. problem)
+                add_header(tvb, offset, bad)
+                bad:add_proto_expert_info(e.bad_header, "Malformed frame header: " .. problem)
+            end
             local item = tree:add(f.unsync, tvb(offset, skip))
             item:add_proto_expert_info(e.unsync, string.format(
                 "%d bytes outside any frame (first problem: %s); resynchronised on the magic", skip, problem))
