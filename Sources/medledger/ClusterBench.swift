@@ -61,7 +61,7 @@ struct ClusterBench: ParsableCommand {
         } else {
             var template = Array("/tmp/medledger-bench-XXXXXX".utf8CString)
             guard mkdtemp(&template) != nil else { throw ValidationError("cannot make a temporary directory in /tmp") }
-            directory = String(cString: template)
+            directory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             rmdir(directory)  // Testnet.create makes it
         }
         var config = NodeConfig()

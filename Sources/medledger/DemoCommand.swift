@@ -34,7 +34,7 @@ struct DemoCommand: ParsableCommand {
         } else {
             var template = Array("/tmp/medledger-demo-XXXXXX".utf8CString)
             guard mkdtemp(&template) != nil else { throw ValidationError("cannot make a temporary directory in /tmp: set --dir") }
-            directory = String(cString: template)
+            directory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             rmdir(directory)  // Testnet.create makes it
         }
         var demo = NetworkDemo(directory: directory)
