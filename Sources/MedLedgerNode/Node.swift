@@ -205,6 +205,8 @@ public final class Node: @unchecked Sendable {
             statusTimer?.cancel()
         }
         transport?.shutdown()
+        // The last status, with the frame counters as the node stops.
+        if let path = options.statusFile { queue.sync { writeStatusFile(path) } }
         log.close()
         logger.info("stopped")
     }
@@ -587,7 +589,7 @@ public final class Node: @unchecked Sendable {
             "\"height\":\(state.height)", "\"hash\":\"\(hash)\"", "\"round\":\(machine.round)", "\"peers\":\(peerConnections.count)",
             "\"mempool\":\(mempool.count)", "\"best_peer_height\":\(peerHeights.values.max() ?? 0)", "\"time\":\(Self.now())",
             "\"signature_checks\":\(Ed25519.verificationCount)",
-        ]
+        ] + (transport.map { [Self.frameCountersJSON($0.counters())] } ?? [])
         let bytes = Array(("{" + fields.joined(separator: ",") + "}\n").utf8)
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -595,6 +597,16 @@ public final class Node: @unchecked Sendable {
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
         if written == bytes.count { rename(temporary, path) }
+    }
+
+    /// `"frames":{"sent":{"vote":n,...},"received":{...}}`: wire frames by message type, handshake
+    /// included (TransportCounters), so a capture of the node can be checked against them.
+    static func frameCountersJSON(_ counters: TransportCounters) -> String {
+        let types = MessageType.allCases.filter { counters.byMessageType[$0] != nil }
+        func members(_ value: (TransportCounters.Traffic) -> UInt64) -> String {
+            types.map { "\"\($0.name)\":\(value(counters.byMessageType[$0]!))" }.joined(separator: ",")
+        }
+        return "\"frames\":{\"sent\":{\(members(\.framesOut))},\"received\":{\(members(\.framesIn))}}"
     }
 
     /// Asks a peer that is ahead for the next blocks, one request at a time.

@@ -13,7 +13,7 @@ struct MedLedgerInspectCommand: ParsableCommand {
         abstract: "Decode and inspect MedLedger wire frames, packet captures and segment logs.",
         version: MedLedgerBuildInfo.version,
         subcommands: [
-            FrameCommand.self, LogCommand.self,
+            FrameCommand.self, LogCommand.self, PcapCommand.self,
         ]
     )
 }

@@ -1,0 +1,445 @@
+import MedLedgerWire
+
+/// How the inspector reads a capture.
+public struct CaptureOptions: Sendable {
+    /// Keys from an operator's key log (WIRE.md 4.4), by initiator nonce.
+    public var keyLog: [Bytes32: KeyLogEntry] = [:]
+    public var filter = CaptureFilter()
+    /// What TCP reassembly may hold back.
+    public var reassembly = ReassemblyLimits()
+    /// Frame payloads held while their last bytes are awaited, over all connections.
+    public var maxHeldPayloadBytes = 256 * 1024 * 1024
+    /// Connections followed; later ones are counted but not decoded.
+    public var maxConnections = 65_536
+    /// Sealing sequences tried after framing was lost, to find where a direction's count went.
+    public var resyncSequenceWindow: UInt64 = 1024
+
+    public init() {}
+}
+
+/// Reads a pcap or pcapng capture incrementally and reports every MedLedger frame of every TCP
+/// connection in it: reassembles TCP, cuts the streams into frames (resynchronising on the magic
+/// after a gap or a mid-stream start), follows each connection's handshake and, with a key log,
+/// opens sealed frames with the library's own ``FrameOpener`` and decodes them.
+public final class CaptureInspector {
+    public let options: CaptureOptions
+    private var reader = CaptureReader()
+    private var flows: [FlowKey: (connection: Int, side: Int)] = [:]
+    private var connections: [ConnectionState] = []
+    private var reassemblyBudget: Int
+    private var heldPayloadBytes = 0
+    private var connectionLimitNoted = false
+    public private(set) var statistics = CaptureStatistics()
+    /// The packet being processed (for records' time and number).
+    private var current = (timestamp: Int64(0), number: 0)
+
+    public init(options: CaptureOptions = CaptureOptions()) {
+        self.options = options
+        reassemblyBudget = options.reassembly.total
+    }
+
+    /// The capture format, once its header was read.
+    public var format: CaptureReader.Format? { reader.format }
+
+    /// Reads more of the capture; `emit` gets every record these bytes complete.
+    public func feed<C: Collection>(_ bytes: C, _ emit: (CaptureRecord) -> Void) throws(CaptureError) where C.Element == UInt8 {
+        reader.append(bytes)
+        statistics.captureBytes = reader.bytesRead
+        while let packet = try reader.next() {
+            process(packet, emit)
+        }
+    }
+
+    /// The end of the capture: every connection's waiting segments and open frames are reported
+    /// (as gaps and incomplete frames), then a capture that ends inside a record is an error.
+    public func finish(_ emit: (CaptureRecord) -> Void) throws(CaptureError) {
+        for index in connections.indices {
+            for side in 0..<2 { close(index, side: side, emit) }
+        }
+        statistics.connections = connections.map(\.summary)
+        try reader.finish()
+    }
+
+    // MARK: Packets
+
+    struct FlowKey: Hashable {
+        var source: CaptureEndpoint
+        var destination: CaptureEndpoint
+    }
+
+    private func process(_ packet: CapturedPacket, _ emit: (CaptureRecord) -> Void) {
+        statistics.packets += 1
+        current = (packet.timestamp, packet.number)
+        switch PacketDecoding.decode(packet) {
+        case .ignored:
+            statistics.ignoredPackets += 1
+        case .note(let detail):
+            statistics.unfollowedPackets += 1
+            note(.packet, detail: detail, emit)
+        case .tcp(let segment):
+            statistics.tcpSegments += 1
+            segmentArrived(segment, emit)
+        }
+    }
+
+    private func segmentArrived(_ segment: TCPSegment, _ emit: (CaptureRecord) -> Void) {
+        let key = FlowKey(source: segment.source, destination: segment.destination)
+        var found = flows[key]
+        // A new SYN on a 4-tuple already seen starts a new connection.
+        if let existing = found, segment.syn, !segment.ack, connections[existing.connection].directions[existing.side].reassembler.nextSequence != nil,
+            connections[existing.connection].directions[existing.side].reassembler.nextSequence != segment.sequence &+ 1
+        {
+            for side in 0..<2 { close(existing.connection, side: side, emit) }
+            found = nil
+        }
+        if found == nil {
+            guard connections.count < options.maxConnections else {
+                statistics.unfollowedPackets += 1
+                if !connectionLimitNoted {
+                    connectionLimitNoted = true
+                    note(.limit, detail: "more than \(options.maxConnections) connections: later ones are not followed", emit)
+                }
+                return
+            }
+            let id = connections.count
+            let shown = options.filter.admits(segment.source, segment.destination)
+            connections.append(ConnectionState(id: id + 1, a: segment.source, b: segment.destination, shown: shown))
+            flows[key] = (id, 0)
+            flows[FlowKey(source: segment.destination, destination: segment.source)] = (id, 1)
+            found = (id, 0)
+        }
+        let (index, side) = found!
+        let connection = connections[index]
+        if segment.syn, !segment.ack, connection.initiatorSide == nil { connection.initiatorSide = side }
+        if segment.syn, segment.ack, connection.initiatorSide == nil { connection.initiatorSide = 1 - side }
+        let limits = options.reassembly
+        var budget = reassemblyBudget
+        // The reassembler is taken out while it delivers, so that delivery may touch the rest of
+        // the direction's state.
+        var reassembler = connection.directions[side].reassembler
+        connection.directions[side].reassembler = TCPDirectionReassembler()
+        if segment.syn, reassembler.nextSequence == nil { connection.directions[side].sawStart = true }
+        let (retransmitted, outOfOrder) = (reassembler.retransmittedSegments, reassembler.outOfOrderSegments)
+        reassembler.add(segment, limits: limits, budget: &budget) { piece in
+            self.deliver(piece, connection: index, side: side, emit)
+        }
+        reassemblyBudget = budget
+        statistics.retransmittedSegments += reassembler.retransmittedSegments - retransmitted
+        statistics.outOfOrderSegments += reassembler.outOfOrderSegments - outOfOrder
+        connection.directions[side].reassembler = reassembler
+        if segment.rst || segment.fin {
+            // Nothing more comes this way (RST: either way); what waits is released.
+            close(index, side: side, emit)
+            if segment.rst { close(index, side: 1 - side, emit) }
+        }
+    }
+
+    private func close(_ index: Int, side: Int, _ emit: (CaptureRecord) -> Void) {
+        let connection = connections[index]
+        var budget = reassemblyBudget
+        var reassembler = connection.directions[side].reassembler
+        connection.directions[side].reassembler = TCPDirectionReassembler()
+        reassembler.flush(budget: &budget) { piece in
+            self.deliver(piece, connection: index, side: side, emit)
+        }
+        reassemblyBudget = budget
+        connection.directions[side].reassembler = reassembler
+        if var framer = connection.directions[side].framer {
+            connection.directions[side].framer = nil
+            let held = framer.heldBytes
+            framer.finish { self.framed($0, connection: index, side: side, emit) }
+            heldPayloadBytes -= held
+            connection.directions[side].framer = StreamFramer(synchronised: false)
+            connection.directions[side].closed = true
+        }
+    }
+
+    // MARK: Streams
+
+    private func deliver(_ piece: StreamPiece, connection index: Int, side: Int, _ emit: (CaptureRecord) -> Void) {
+        let connection = connections[index]
+        if connection.directions[side].framer == nil {
+            let synchronised = connection.directions[side].sawStart
+            connection.directions[side].framer = StreamFramer(synchronised: synchronised)
+            if !synchronised { connection.directions[side].sequenceKnown = false }
+        }
+        var framer = connection.directions[side].framer!
+        connection.directions[side].framer = nil  // keep the framer's buffers uniquely referenced
+        let heldBefore = framer.heldBytes
+        switch piece {
+        case .data(let bytes):
+            let limit = options.maxHeldPayloadBytes
+            framer.feed(bytes, canHold: { self.heldPayloadBytes + $0 <= limit }) { event in
+                self.framed(event, connection: index, side: side, emit)
+            }
+        case .gap(let count):
+            statistics.gaps += 1
+            statistics.gapBytes += count
+            let offset = framer.streamOffset
+            if connection.shown, options.filter.showsNotes {
+                note(
+                    .gap, connection: connection, side: side, bytes: count, streamOffset: offset,
+                    detail: "\(count) bytes of the stream are not in the capture (lost, or cut by the snapshot length)", emit)
+            }
+            framer.gap(count) { event in self.framed(event, connection: index, side: side, emit) }
+        }
+        heldPayloadBytes += framer.heldBytes - heldBefore
+        connection.directions[side].framer = framer
+    }
+
+    private func framed(_ event: FramerEvent, connection index: Int, side: Int, _ emit: (CaptureRecord) -> Void) {
+        let connection = connections[index]
+        switch event {
+        case .frame(let header, let headerBytes, let payload, let offset):
+            reportResync(connection, side: side, at: offset, emit)
+            frame(header, headerBytes: headerBytes, payload: payload, offset: offset, connection: connection, side: side, emit)
+        case .incomplete(let header, let offset, let missing):
+            reportResync(connection, side: side, at: offset, emit)
+            var sequence: UInt64?
+            if header.flags.contains(.sealed) {
+                sequence = connection.directions[side].sequenceKnown ? connection.directions[side].sealedCount : nil
+                connection.directions[side].sealedCount += 1
+            }
+            statistics.incompleteFrames += 1
+            message(header, offset: offset, sequence: sequence, content: .incomplete(missing: missing), connection: connection, side: side, emit)
+        case .malformed(let error, let offset):
+            statistics.malformedFrames[error.code.name, default: 0] += 1
+            connection.malformedFrames += 1
+            if connection.shown, options.filter.showsNotes {
+                note(
+                    .malformedFrame, connection: connection, side: side, streamOffset: offset, error: error.code.name,
+                    detail: "\(error.code.name) at frame offset \(error.offset): \(error.detail); looking for the next frame", emit)
+            }
+        case .skipped(let count, _):
+            statistics.skippedBytes += count
+            connection.directions[side].skippedSinceSync += count
+        case .lostSync:
+            connection.directions[side].sequenceKnown = false
+        }
+    }
+
+    private func reportResync(_ connection: ConnectionState, side: Int, at offset: Int, _ emit: (CaptureRecord) -> Void) {
+        let skipped = connection.directions[side].skippedSinceSync
+        guard skipped > 0 else { return }
+        connection.directions[side].skippedSinceSync = 0
+        statistics.resyncs += 1
+        if connection.shown, options.filter.showsNotes {
+            note(
+                .resync, connection: connection, side: side, bytes: skipped, streamOffset: offset,
+                detail: "found a frame again after skipping \(skipped) bytes", emit)
+        }
+    }
+
+    // MARK: Frames
+
+    private func frame(
+        _ header: FrameHeader, headerBytes: [UInt8], payload: [UInt8], offset: Int, connection: ConnectionState, side: Int,
+        _ emit: (CaptureRecord) -> Void
+    ) {
+        let content: CaptureMessage.Content
+        var sequence: UInt64?
+        var decoded: DecodedFrame?
+        if header.flags.contains(.sealed) {
+            let direction = connection.directions[side]
+            sequence = direction.sequenceKnown ? direction.sealedCount : nil
+            if direction.hasKey {
+                switch open(header, headerBytes: headerBytes, payload: payload, connection: connection, side: side) {
+                case .success(let frame, let at):
+                    decoded = frame
+                    sequence = at
+                    content = .decoded(MessageSummary.fields(frame.message, messageBytes: frame.messageBytes))
+                    statistics.decryptedFrames += 1
+                case .failure(let error):
+                    content = .failed(error)
+                    statistics.malformedFrames[error.code.name, default: 0] += 1
+                    if error.code == .decryptionFailed {
+                        statistics.decryptionFailures += 1
+                        if connection.shown, options.filter.showsNotes {
+                            note(
+                                .decryptionFailed, connection: connection, side: side, streamOffset: offset, error: error.code.name,
+                                detail: error.detail, emit)
+                        }
+                    }
+                }
+            } else {
+                connection.directions[side].sealedCount += 1
+                statistics.sealedUnopened += 1
+                content = .sealed(reason: connection.keyReason)
+            }
+        } else {
+            do {
+                let frame = try Frame.decodePlaintext(header: header, plaintext: payload)
+                decoded = frame
+                content = .decoded(MessageSummary.fields(frame.message, messageBytes: frame.messageBytes))
+            } catch {
+                content = .failed(error)
+                statistics.malformedFrames[error.code.name, default: 0] += 1
+            }
+        }
+        if let decoded { handshakeStep(decoded.message, connection: connection, side: side, emit) }
+        if header.type == .auth { connection.directions[side].sentAuth = true }
+        if header.type == .disconnect, !connection.established { connection.refusedBy = side }
+        message(
+            header, offset: offset, sequence: sequence, content: content, connection: connection, side: side,
+            heights: decoded.map { MessageSummary.heights($0.message) } ?? [], emit)
+        if header.type == .auth, connection.directions[0].sentAuth, connection.directions[1].sentAuth, !connection.established {
+            connection.established = true
+            if connection.shown, options.filter.showsNotes {
+                let keys = connection.keys != nil ? "keys from the key log" : "no keys for it"
+                let initiator = connection.initiatorSide.map { connection.endpoint($0).description } ?? "unknown"
+                note(.handshake, connection: connection, side: side, detail: "established (initiator \(initiator), \(keys))", emit)
+            }
+        }
+    }
+
+    private enum Opened {
+        case success(DecodedFrame, sequence: UInt64)
+        case failure(WireError)
+    }
+
+    /// Opens a sealed payload at this direction's sequence, or, when framing was lost, at the
+    /// first sequence in a window after the last known one that opens it.
+    private func open(_ header: FrameHeader, headerBytes: [UInt8], payload: [UInt8], connection: ConnectionState, side: Int) -> Opened {
+        var direction = connection.directions[side]
+        defer { connection.directions[side] = direction }
+        let first = direction.sealedCount
+        let tries: UInt64 = direction.sequenceKnown ? 1 : options.resyncSequenceWindow
+        var lastError: WireError?
+        for step in 0..<tries {
+            guard var opener = try? FrameOpener(key: direction.openerKey, nextSequence: first + step) else { break }
+            do {
+                let plaintext = try opener.open(payload, header: headerBytes)
+                direction.sealedCount = first + step + 1
+                direction.sequenceKnown = true
+                do {
+                    return .success(try Frame.decodePlaintext(header: header, plaintext: plaintext), sequence: first + step)
+                } catch {
+                    return .failure(error)
+                }
+            } catch {
+                lastError = error
+            }
+        }
+        if direction.sequenceKnown { direction.sealedCount += 1 }
+        return .failure(lastError ?? WireError(.decryptionFailed, layer: .frame, offset: 16, "no key"))
+    }
+
+    /// Follows the handshake: the HELLOs' nonces find the connection's keys in the key log and
+    /// say which side initiated.
+    private func handshakeStep(_ message: Message, connection: ConnectionState, side: Int, _ emit: (CaptureRecord) -> Void) {
+        guard case .hello(let hello) = message else { return }
+        connection.directions[side].helloNonce = hello.nonce
+        connection.channel = hello.channel
+        if let entry = options.keyLog[hello.nonce] {
+            connection.initiatorSide = side
+            connection.keys = entry
+        } else if connection.initiatorSide == nil, connection.directions[1 - side].helloNonce == nil {
+            connection.initiatorSide = side
+        }
+        if let entry = connection.keys, let initiator = connection.initiatorSide {
+            connection.directions[initiator].openerKey = entry.initiatorToResponder.bytes
+            connection.directions[1 - initiator].openerKey = entry.responderToInitiator.bytes
+            connection.directions[initiator].hasKey = true
+            connection.directions[1 - initiator].hasKey = true
+        }
+    }
+
+    private func message(
+        _ header: FrameHeader, offset: Int, sequence: UInt64?, content: CaptureMessage.Content, connection: ConnectionState, side: Int,
+        heights: [ClosedRange<UInt64>] = [], _ emit: (CaptureRecord) -> Void
+    ) {
+        let filter = options.filter
+        guard connection.shown else { return }
+        if !filter.types.isEmpty, !filter.types.contains(header.type) { return }
+        if let height = filter.height, !heights.contains(where: { $0.contains(height) }) { return }
+        let direction = connection.initiatorSide.map { $0 == side ? Direction.initiatorToResponder : .responderToInitiator }
+        let record = CaptureMessage(
+            timestamp: current.timestamp, packet: current.number, connection: connection.id, source: connection.endpoint(side),
+            destination: connection.endpoint(1 - side), direction: direction, sequence: sequence, header: header, streamOffset: offset,
+            content: content, heights: heights)
+        statistics.count(record)
+        connection.messages += 1
+        connection.bytes += record.wireBytes
+        emit(.message(record))
+    }
+
+    private func note(
+        _ kind: CaptureNote.Kind, connection: ConnectionState? = nil, side: Int = 0, bytes: Int? = nil, streamOffset: Int? = nil,
+        error: String? = nil, detail: String, _ emit: (CaptureRecord) -> Void
+    ) {
+        emit(
+            .note(
+                CaptureNote(
+                    timestamp: current.timestamp, packet: current.number, kind: kind, connection: connection?.id,
+                    source: connection?.endpoint(side), destination: connection.map { $0.endpoint(1 - side) }, bytes: bytes,
+                    streamOffset: streamOffset, error: error, detail: detail)))
+    }
+}
+
+/// One direction of a followed connection.
+struct DirectionState {
+    var reassembler = TCPDirectionReassembler()
+    var framer: StreamFramer?
+    /// A key for this direction is known (from the key log).
+    var hasKey = false
+    var openerKey: [UInt8] = []
+    /// Sealed frames seen so far in this direction: the next one's sequence, while known.
+    var sealedCount: UInt64 = 0
+    var sequenceKnown = true
+    var skippedSinceSync = 0
+    var helloNonce: Bytes32?
+    var sentAuth = false
+    var closed = false
+    /// The direction's SYN is in the capture: its stream is followed from the first byte.
+    var sawStart = false
+}
+
+/// A followed TCP connection.
+final class ConnectionState {
+    let id: Int
+    let a: CaptureEndpoint
+    let b: CaptureEndpoint
+    /// Whether the filter shows it.
+    let shown: Bool
+    var directions = [DirectionState(), DirectionState()]
+    /// 0 when `a` initiated, 1 when `b` did.
+    var initiatorSide: Int?
+    var channel: Channel?
+    var keys: KeyLogEntry?
+    var established = false
+    var refusedBy: Int?
+    var messages = 0
+    var bytes = 0
+    var malformedFrames = 0
+
+    init(id: Int, a: CaptureEndpoint, b: CaptureEndpoint, shown: Bool) {
+        self.id = id
+        self.a = a
+        self.b = b
+        self.shown = shown
+    }
+
+    func endpoint(_ side: Int) -> CaptureEndpoint { side == 0 ? a : b }
+
+    /// Why a sealed frame on this connection could not be opened.
+    var keyReason: String {
+        if directions[0].helloNonce == nil, directions[1].helloNonce == nil { return "the handshake is not in the capture" }
+        return "no key log entry for this connection"
+    }
+
+    /// How the handshake went, as far as the capture shows.
+    var handshake: String {
+        if established { return "established" }
+        if refusedBy != nil { return "refused" }
+        if directions[0].helloNonce != nil || directions[1].helloNonce != nil { return "incomplete" }
+        return "not_captured"
+    }
+
+    var summary: CaptureStatistics.Connection {
+        let initiator = initiatorSide ?? 0
+        return CaptureStatistics.Connection(
+            id: id, initiator: endpoint(initiator), responder: endpoint(1 - initiator), initiatorKnown: initiatorSide != nil,
+            channel: channel?.name, handshake: handshake, decrypted: keys != nil, messages: messages, bytes: bytes,
+            malformedFrames: malformedFrames, shown: shown)
+    }
+}
