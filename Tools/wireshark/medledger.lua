@@ -111,6 +111,8 @@ local f = {
     header_crc_good = ProtoField.bool("medledger.header_crc.good", "Header CRC good"),
     payload = ProtoField.bytes("medledger.payload", "Payload"),
     unsync = ProtoField.bytes("medledger.unsynchronised", "Bytes outside any frame"),
+    error = ProtoField.string("medledger.error", "Decoding error (WIRE.md section 7 name)"),
+    error_offset = ProtoField.uint32("medledger.error_offset", "Decoding error offset"),
 
     direction = ProtoField.uint8("medledger.direction", "Direction", base.DEC, DIRECTIONS),
     sequence = ProtoField.uint32("medledger.sequence", "Sequence (sealed frames in this direction)"),
@@ -457,6 +459,211 @@ do
 end
 
 ---------------------------------------------------------------------------------------------------
+-- zlib (RFC 1950) and deflate (RFC 1951) inflation, strict as WIRE.md section 3 requires: it stops
+-- once more than the declared length would come out, and it tells a malformed stream, a stream
+-- cut short and bytes after the stream apart. (TvbRange:uncompress cannot: it returns what it
+-- got from a truncated stream and ignores bytes after the end.)
+---------------------------------------------------------------------------------------------------
+
+local LENGTH_BASE = { 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
+    131, 163, 195, 227, 258 }
+local LENGTH_EXTRA = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0 }
+local DIST_BASE = { 1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
+    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577 }
+local DIST_EXTRA = { 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13 }
+local CODE_LENGTH_ORDER = { 16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15 }
+
+local MALFORMED, ENDED, TOO_LONG = "malformed", "ended", "too_long"
+
+-- A canonical Huffman code from code lengths lengths[0 .. n-1] (RFC 1951 3.2.2): counts per length
+-- and the symbols in code order. An over-subscribed set is malformed; so is an incomplete one,
+-- except a single code of length 1 (as zlib allows), or where `incomplete_ok` (the fixed codes).
+local function huffman(lengths, n, incomplete_ok)
+    local count = {}
+    for l = 0, 15 do count[l] = 0 end
+    local longest = 0
+    for sym = 0, n - 1 do
+        local l = lengths[sym]
+        count[l] = count[l] + 1
+        if l > longest then longest = l end
+    end
+    local left = 1
+    for l = 1, 15 do
+        left = left * 2 - count[l]
+        if left < 0 then error(MALFORMED, 0) end
+    end
+    if left > 0 and not incomplete_ok and longest ~= 1 then error(MALFORMED, 0) end
+    local offset = { [1] = 0 }
+    for l = 1, 14 do offset[l + 1] = offset[l] + count[l] end
+    local symbols = {}
+    for sym = 0, n - 1 do
+        local l = lengths[sym]
+        if l ~= 0 then
+            symbols[offset[l]] = sym
+            offset[l] = offset[l] + 1
+        end
+    end
+    return { count = count, symbols = symbols }
+end
+
+local FIXED_LITERALS, FIXED_DISTANCES
+do
+    local lengths = {}
+    for sym = 0, 287 do
+        lengths[sym] = (sym < 144 and 8) or (sym < 256 and 9) or (sym < 280 and 7) or 8
+    end
+    FIXED_LITERALS = huffman(lengths, 288, true)
+    local distances = {}
+    for sym = 0, 29 do distances[sym] = 5 end
+    FIXED_DISTANCES = huffman(distances, 30, true)
+end
+
+-- Inflates a compressed payload (u32 inflated_length, then a zlib stream). Returns the message
+-- bytes, or nil, the WIRE.md error name and its frame offset.
+local function inflate_payload(payload)
+    if #payload < 4 then return nil, "truncated", 16 end
+    local declared = sbyte(payload, 1) * 0x1000000 + sbyte(payload, 2) * 0x10000 + sbyte(payload, 3) * 0x100 + sbyte(payload, 4)
+    if declared > MAX_INFLATED_LENGTH then return nil, "inflated_too_large", 16 end
+    local data, size = payload, #payload
+    local pos = 5 -- next input byte
+    local bitbuf, bitcnt = 0, 0
+    local out, n = {}, 0
+
+    local function bits(need)
+        while bitcnt < need do
+            if pos > size then error(ENDED, 0) end
+            bitbuf = bitbuf + sbyte(data, pos) * 2 ^ bitcnt
+            pos = pos + 1
+            bitcnt = bitcnt + 8
+        end
+        local v = bitbuf % 2 ^ need
+        bitbuf = (bitbuf - v) / 2 ^ need
+        bitcnt = bitcnt - need
+        return v
+    end
+
+    local function decode(h)
+        local code, first, index = 0, 0, 0
+        local count, symbols = h.count, h.symbols
+        for len = 1, 15 do
+            code = code + bits(1)
+            local c = count[len]
+            if code - c < first then return symbols[index + (code - first)] end
+            index = index + c
+            first = (first + c) * 2
+            code = code * 2
+        end
+        error(MALFORMED, 0)
+    end
+
+    local function emit(byte)
+        if n >= declared then error(TOO_LONG, 0) end
+        n = n + 1
+        out[n] = byte
+    end
+
+    local function codes(literals, distances)
+        while true do
+            local sym = decode(literals)
+            if sym < 256 then
+                emit(sym)
+            elseif sym == 256 then
+                return
+            else
+                sym = sym - 256
+                if sym > 29 then error(MALFORMED, 0) end
+                local len = LENGTH_BASE[sym] + bits(LENGTH_EXTRA[sym])
+                local d = decode(distances)
+                if d > 29 then error(MALFORMED, 0) end
+                local dist = DIST_BASE[d + 1] + bits(DIST_EXTRA[d + 1])
+                if dist > n then error(MALFORMED, 0) end
+                for _ = 1, len do emit(out[n - dist + 1]) end
+            end
+        end
+    end
+
+    local function dynamic()
+        local nlen, ndist, ncode = bits(5) + 257, bits(5) + 1, bits(4) + 4
+        if nlen > 286 or ndist > 30 then error(MALFORMED, 0) end
+        local lengths = {}
+        for i = 0, 18 do lengths[i] = 0 end
+        for i = 1, ncode do lengths[CODE_LENGTH_ORDER[i]] = bits(3) end
+        local lencode = huffman(lengths, 19, false)
+        local all = {}
+        local i = 0
+        while i < nlen + ndist do
+            local sym = decode(lencode)
+            if sym < 16 then
+                all[i] = sym
+                i = i + 1
+            else
+                local value, times = 0, 0
+                if sym == 16 then
+                    if i == 0 then error(MALFORMED, 0) end
+                    value, times = all[i - 1], 3 + bits(2)
+                elseif sym == 17 then
+                    times = 3 + bits(3)
+                else
+                    times = 11 + bits(7)
+                end
+                if i + times > nlen + ndist then error(MALFORMED, 0) end
+                for _ = 1, times do
+                    all[i] = value
+                    i = i + 1
+                end
+            end
+        end
+        if all[256] == 0 then error(MALFORMED, 0) end -- no end-of-block code
+        local lit, dist = {}, {}
+        for k = 0, nlen - 1 do lit[k] = all[k] end
+        for k = 0, ndist - 1 do dist[k] = all[nlen + k] end
+        codes(huffman(lit, nlen, false), huffman(dist, ndist, false))
+    end
+
+    local ok, why = pcall(function()
+        local cmf, flg = bits(8), bits(8)
+        if cmf % 16 ~= 8 or cmf >= 0x80 or (cmf * 256 + flg) % 31 ~= 0 or band(flg, 0x20) ~= 0 then
+            error(MALFORMED, 0)
+        end
+        repeat
+            local last = bits(1)
+            local kind = bits(2)
+            if kind == 0 then
+                bitbuf, bitcnt = 0, 0 -- to the byte boundary
+                local len = bits(16)
+                local nlen = bits(16)
+                if len + nlen ~= 0xFFFF then error(MALFORMED, 0) end
+                for _ = 1, len do emit(bits(8)) end
+            elseif kind == 1 then
+                codes(FIXED_LITERALS, FIXED_DISTANCES)
+            elseif kind == 2 then
+                dynamic()
+            else
+                error(MALFORMED, 0)
+            end
+        until last == 1
+        bitbuf, bitcnt = 0, 0 -- the Adler-32 trailer starts on a byte boundary, big-endian
+        local adler = bits(8) * 0x1000000 + bits(8) * 0x10000 + bits(8) * 0x100 + bits(8)
+        local a, b = 1, 0
+        for k = 1, n do
+            a = (a + out[k]) % 65521
+            b = (b + a) % 65521
+        end
+        if adler ~= b * 0x10000 + a then error(MALFORMED, 0) end
+    end)
+    if not ok then
+        if why == TOO_LONG then return nil, "inflated_length_mismatch", 16 end
+        if why == MALFORMED or why == ENDED then return nil, "decompression_failed", 20 end
+        error(why, 0)
+    end
+    if pos <= size then return nil, "inflated_length_mismatch", 16 end -- bytes after the stream
+    if n < declared then return nil, "inflated_length_mismatch", 16 end
+    local parts = {}
+    for k = 1, n, 4096 do parts[#parts + 1] = schar(unpack(out, k, math.min(k + 4095, n))) end
+    return concat(parts), declared
+end
+
+---------------------------------------------------------------------------------------------------
 -- Key log (WIRE.md 4.4)
 ---------------------------------------------------------------------------------------------------
 
@@ -510,6 +717,48 @@ end
 -- Message decoding (WIRE.md section 5): a reader over the message tvb, offsets from its start.
 ---------------------------------------------------------------------------------------------------
 
+-- RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+local function valid_utf8(s)
+    local i, n = 1, #s
+    while i <= n do
+        local c = sbyte(s, i)
+        if c < 0x80 then
+            i = i + 1
+        elseif c >= 0xC2 and c <= 0xDF then
+            local c2 = sbyte(s, i + 1)
+            if not c2 or c2 < 0x80 or c2 > 0xBF then return false end
+            i = i + 2
+        elseif c >= 0xE0 and c <= 0xEF then
+            local c2, c3 = sbyte(s, i + 1, i + 2)
+            if not c3 then return false end
+            local lo, hi = 0x80, 0xBF
+            if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
+            if c2 < lo or c2 > hi or c3 < 0x80 or c3 > 0xBF then return false end
+            i = i + 3
+        elseif c >= 0xF0 and c <= 0xF4 then
+            local c2, c3, c4 = sbyte(s, i + 1, i + 3)
+            if not c4 then return false end
+            local lo, hi = 0x80, 0xBF
+            if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+            if c2 < lo or c2 > hi or c3 < 0x80 or c3 > 0xBF or c4 < 0x80 or c4 > 0xBF then return false end
+            i = i + 4
+        else
+            return false
+        end
+    end
+    return true
+end
+
+-- Bytewise (unsigned, lexicographic) a < b; Lua's own string order follows the locale.
+local function bytes_less(a, b)
+    local n = math.min(#a, #b)
+    for i = 1, n do
+        local x, y = sbyte(a, i), sbyte(b, i)
+        if x ~= y then return x < y end
+    end
+    return #a < #b
+end
+
 local Reader = {}
 Reader.__index = Reader
 
@@ -560,13 +809,14 @@ function Reader:enum(tree, field, names)
 end
 
 -- bytes<=max / string<=max: u32 length then the bytes. Returns the length and the data range.
-function Reader:bytes_upto(max, tree, field, label)
+function Reader:bytes_upto(max, tree, field, label, utf8)
     local at = self.pos
     local n = self:uint(4)
     if n > max then fail("length_exceeds_limit", at, tostring(n)) end
     if at + 4 + n > self.len then fail("truncated", at) end
     local data = nil
     if n > 0 then data = self:range(n) end
+    if utf8 and data and not valid_utf8(data:raw()) then fail("invalid_utf8", at) end
     if tree then
         if field and data then
             tree:add(field, data)
@@ -700,7 +950,7 @@ local function decode_evidence(r, tree)
     decode_vote(r, item, "vote_a")
     local b = r.pos
     decode_vote(r, item, "vote_b")
-    if not (r.tvb(a, b - a):raw() < r.tvb(b, r.pos - b):raw()) then
+    if not bytes_less(r.tvb(a, b - a):raw(), r.tvb(b, r.pos - b):raw()) then
         fail("non_canonical", b, "vote_a does not sort before vote_b")
     end
     close_subtree(r, item, start)
@@ -777,7 +1027,7 @@ local MESSAGES = {
     end,
     [0x03] = function(r, tree)
         local code = r:uint(2, tree, f.code)
-        local _, data = r:bytes_upto(512, tree, f.reason)
+        local _, data = r:bytes_upto(512, tree, f.reason, "reason", true)
         return string.format("%s (%d)%s", ERROR_CODES[code] or "?", code, data and (": " .. data:string()) or "")
     end,
     [0x10] = function(r, tree) r:uint(8, tree, f.ping_nonce) return "" end,
@@ -855,7 +1105,7 @@ local MESSAGES = {
     [0x32] = function(r, tree)
         local id = r:uint(8, tree, f.request_id)
         local code = r:uint(2, tree, f.error_code)
-        r:bytes_upto(1024, tree, f.error_message)
+        r:bytes_upto(1024, tree, f.error_message, "message", true)
         return string.format("id=%s %s", tostring(id), ERROR_CODES[code] or tostring(code))
     end,
     [0x33] = function(r, tree)
@@ -898,6 +1148,8 @@ local function decode_message(type_code, tvb, tree, partial)
             summary.detail and (" (" .. summary.detail .. ")") or "")
         local at = math.min(summary.offset, math.max(tvb:len() - 1, 0))
         local item = tree:add(medledger, tvb(at, tvb:len() > 0 and 1 or 0), "Malformed message: " .. text)
+        item:add(f.error, summary.code):set_generated()
+        item:add(f.error_offset, summary.offset):set_generated()
         item:add_proto_expert_info(e.message, "Malformed message: " .. text)
         return "[" .. summary.code .. "]"
     end
@@ -993,6 +1245,8 @@ local function open_sealed(tvb, offset, length, pinfo, tree, frame_tree, key_id)
         frame_tree:add(f.tag_verified, ok):set_generated()
         if not ok then
             frame_tree:add(f.decrypted, false):set_generated()
+            frame_tree:add(f.error, "decryption_failed"):set_generated()
+            frame_tree:add(f.error_offset, 16):set_generated()
             frame_tree:add_proto_expert_info(e.decrypt, string.format(
                 "decryption_failed at frame offset 16: the tag does not verify (%s sequence %d): a wrong key, or a segment missing from the capture",
                 DIRECTIONS[state.direction], state.sequence))
@@ -1053,6 +1307,7 @@ local function dissect_frame(tvb, pinfo, tree, offset, length)
 
     local message_tvb = nil
     local partial = false
+    local empty_message = false
     if sealed then
         message_tvb, _, partial = open_sealed(tvb, offset, length, pinfo, tree, frame_tree, key_id)
         if not message_tvb then
@@ -1071,29 +1326,28 @@ local function dissect_frame(tvb, pinfo, tree, offset, length)
         end
     end
     if message_tvb and compressed then
-        local inflated_ok = false
-        if message_tvb:len() >= 4 then
-            local declared = message_tvb(0, 4):uint()
-            frame_tree:add(f.inflated_length, message_tvb(0, 4))
-            if declared > MAX_INFLATED_LENGTH then
-                frame_tree:add_proto_expert_info(e.inflate, "inflated_too_large")
-            elseif message_tvb:len() > 4 then
-                local inflated = message_tvb(4):uncompress("Inflated MedLedger message")
-                if inflated and inflated:len() == declared then
-                    message_tvb = inflated:tvb()
-                    inflated_ok = true
-                elseif inflated then
-                    frame_tree:add_proto_expert_info(e.inflate, "inflated_length_mismatch: " .. inflated:len() .. " bytes, declared " .. declared)
-                else
-                    frame_tree:add_proto_expert_info(e.inflate, "decompression_failed")
-                end
-            end
+        -- WIRE.md section 3, with the inflater above
+        local problem, problem_at, detail = nil, 16, nil
+        if message_tvb:len() >= 4 then frame_tree:add(f.inflated_length, message_tvb(0, 4)) end
+        local inflated, why, at = inflate_payload(message_tvb:raw())
+        if inflated then
+            message_tvb = (#inflated > 0) and ByteArray.new(inflated, true):tvb("Inflated MedLedger message") or nil
+            empty_message = (#inflated == 0)
         else
-            frame_tree:add_proto_expert_info(e.inflate, "truncated: a compressed payload starts with a u32")
+            problem, problem_at = why, at
         end
-        if not inflated_ok then message_tvb = nil; summary = summary .. " [compressed]" end
+        if problem then
+            frame_tree:add(f.error, problem):set_generated()
+            frame_tree:add(f.error_offset, problem_at):set_generated()
+            frame_tree:add_proto_expert_info(e.inflate, string.format("%s at frame offset %d%s", problem, problem_at,
+                detail and (": " .. detail) or ""))
+            message_tvb = nil
+            summary = summary .. " [" .. problem .. "]"
+        end
     end
-    if length == 0 then
+    if length == 0 or empty_message then
+        frame_tree:add(f.error, "truncated"):set_generated()
+        frame_tree:add(f.error_offset, 0):set_generated()
         frame_tree:add_proto_expert_info(e.message, "Malformed message: truncated at message offset 0 (empty payload)")
         summary = summary .. " [truncated]"
     end
@@ -1132,7 +1386,7 @@ local function dissect(tvb, pinfo, tree)
             pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
             return available
         end
-        local problem = header_problem(tvb:raw(offset, HEADER_LENGTH))
+        local problem, problem_at = header_problem(tvb:raw(offset, HEADER_LENGTH))
         if problem then
             -- Resynchronise: the next magic whose header passes every check (WIRE.md section 2).
             local data = tvb:raw(offset, remaining)
@@ -1154,9 +1408,15 @@ local function dissect(tvb, pinfo, tree)
                 -- a candidate header that fails a check: show it, then resynchronise past its magic
                 local bad = tree:add(medledger, tvb(offset, HEADER_LENGTH), "MedLedger rejected frame header: " .. problem)
                 add_header(tvb, offset, bad)
+                bad:add(f.error, problem):set_generated()
+                bad:add(f.error_offset, problem_at):set_generated()
                 bad:add_proto_expert_info(e.bad_header, "Malformed frame header: " .. problem)
             end
             local item = tree:add(f.unsync, tvb(offset, skip))
+            if problem == "bad_magic" then
+                item:add(f.error, problem):set_generated()
+                item:add(f.error_offset, 0):set_generated()
+            end
             item:add_proto_expert_info(e.unsync, string.format(
                 "%d bytes outside any frame (first problem: %s); resynchronised on the magic", skip, problem))
             summarise(pinfo, "[unsynchronised " .. skip .. " bytes]")
