@@ -120,13 +120,25 @@ public final class LedgerClient: Sendable {
     /// A connection that cannot be made, or that ends before the answer comes, moves the request
     /// to the next endpoint (every request kind is safe to repeat: CLIENT.md sections 2 and 5). A
     /// refusal is returned as it is. A timeout closes that connection, so that the next request
-    /// starts on the next endpoint, and is thrown.
+    /// starts on the next endpoint, and is thrown. A node that answers `busy` (CLIENT.md section 6)
+    /// is asked again after 100, 200 and 400 ms before the refusal is thrown.
     func call(
         _ kind: ClientRequestKind, body: [UInt8], signer: Ed25519.PrivateKey? = nil, route: Route = .any,
         timeout: Duration? = nil
     ) throws(LedgerClientError) -> (response: ClientResponse, endpoint: Int) {
-        let exchange = try self.exchange(kind, body: body, signer: signer, route: route, timeout: timeout)
-        return (exchange.response, exchange.endpoint)
+        var delay = Duration.milliseconds(100)
+        while true {
+            do throws(LedgerClientError) {
+                let exchange = try self.exchange(kind, body: body, signer: signer, route: route, timeout: timeout)
+                return (exchange.response, exchange.endpoint)
+            } catch .refused(let code, let name, let reason) {
+                guard code == LedgerError.Code.busy.rawValue, delay <= .milliseconds(400) else {
+                    throw .refused(code: code, name: name, reason: reason)
+                }
+                usleepDuration(delay)
+                delay *= 2
+            }
+        }
     }
 
     /// An answered request: the answer, the endpoint that gave it, the request id it had.

@@ -207,6 +207,22 @@ struct ClientClusterTests {
         #expect(try run(["status"] + connect).stdout.contains("General Hospital"))
         #expect(try run(["patient", "register", "--key", "alice.key", "--facility-home", home.path] + connect).stdout.contains(alice.id.hex))
 
+        // Alice follows her audit trail as it grows (JSON lines), in a process of its own.
+        let follower = Process()
+        follower.executableURL = MedLedgerBinary.url
+        follower.arguments = ["audit", "--key", "alice.key", "--follow", "--json"] + connect
+        follower.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
+        let followed = Mutex<String>("")
+        let pipe = Pipe()
+        follower.standardOutput = pipe
+        follower.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            followed.withLock { $0 += text }
+        }
+        try follower.run()
+        defer { if follower.isRunning { kill(follower.processIdentifier, SIGKILL) } }
+
         // The dental clinic registers the dentist (through the library: no command for facilities' staff yet).
         var configuration = ClientConfiguration(genesis: genesis, endpoints: nodes.enumerated().map { endpoint($0.element, $0.offset) })
         configuration.pollInterval = .milliseconds(50)
@@ -236,6 +252,22 @@ struct ClientClusterTests {
         let audit = try run(["audit", "--key", "alice.key", "--json"] + connect)
         let events = try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [[String: Any]]
         #expect(events?.compactMap { $0["kind"] as? String } == ["registered", "consent_granted", "record_added", "access_granted"])
+
+        // The follower printed every event as it committed, one JSON object a line.
+        let deadline = Date().addingTimeInterval(20)
+        while !followed.withLock({ $0.contains("access_granted") }), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        // SIGTERM, as a shell would send; the follower unblocks it (a spawning thread may have blocked it).
+        follower.terminate()
+        let stopBy = Date().addingTimeInterval(10)
+        while follower.isRunning, Date() < stopBy { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!follower.isRunning, "audit --follow did not stop on SIGTERM")
+        if follower.isRunning { kill(follower.processIdentifier, SIGKILL) }
+        follower.waitUntilExit()
+        let lines = followed.withLock { $0 }.split(separator: "\n")
+        let kinds = lines.compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["kind"] as? String
+        }
+        #expect(kinds == ["registered", "consent_granted", "record_added", "access_granted"], "\(lines)")
 
         // The dentist may not read the audit trail: exit 1 with the ledger's code and advice.
         let refused = try MedLedgerBinary.run(["audit", "--key", "dentist.key", "--patient", alice.id.hex] + connect, in: scratch.path)

@@ -184,6 +184,11 @@ final class FakeNode: Sendable {
 
     func stop() { transport.shutdown() }
 
+    /// Closes every client connection (the node stays up).
+    func closeConnections() {
+        for connection in recorded.connections.withLock({ $0 }) { transport.close(connection) }
+    }
+
     /// A status answer for this node serving `facility`.
     static func status(facility: Bytes32, height: UInt64 = 3, chainID: String = MiniChain.chainID) -> [UInt8] {
         StatusAnswer(

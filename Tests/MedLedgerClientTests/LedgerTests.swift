@@ -319,4 +319,49 @@ struct ClientLedgerTests {
         #expect(seen == [0, 1])
         #expect(subscription.lastSequence == 1)
     }
+
+    @Test("a resumable subscription whose connection ends subscribes again elsewhere from the next sequence; a plain one ends")
+    func subscriptionResumes() async throws {
+        let alice = Keys.party("alice")
+        func event(_ sequence: UInt64, _ id: UInt64) -> ClientEvent {
+            let notice = AuditEventNotice(
+                patient: alice.id,
+                event: AuditEvent(sequence: sequence, kind: .recordAdded, height: 3, time: 1, transaction: .zero, actor: alice.id, subject: .zero, detail: 0))
+            return ClientEvent(subscriptionID: id, kind: 1, body: notice.canonicalBytes)
+        }
+        let answer = SubscribeAnswer(height: 4, nextSequence: 2).canonicalBytes
+        let first = try FakeNode(key: chain.members[0].node) { _ in .answer(answer) }
+        let second = try FakeNode(key: chain.members[1].node) { _ in .answer(answer) }
+        let client = try makeClient(chain, [first.endpoint, second.endpoint])
+        let subscription = try client.subscribe(patient: alice.id, from: 0, as: alice.signing, resume: true)
+        let firstID = subscription.id
+        first.broadcast(event(0, firstID))
+        first.broadcast(event(1, firstID))
+        var iterator = subscription.events.makeAsyncIterator()
+        #expect(try await iterator.next()?.event.sequence == 0)
+        #expect(try await iterator.next()?.event.sequence == 1)
+        first.stop()
+        // The second node gets `subscribe` from sequence 2, signed by Alice.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while second.recorded.requests.withLock({ $0.isEmpty }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let resumed = try #require(second.recorded.requests.withLock { $0.first })
+        #expect(resumed.signer == alice.id)
+        #expect(try SubscribeRequest(canonicalBytes: resumed.body).fromSequence == 2)
+        while subscription.resumptions == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        second.broadcast(event(2, subscription.id))
+        #expect(try await iterator.next()?.event.sequence == 2)
+        #expect(subscription.lastSequence == 2)
+        subscription.cancel()
+        #expect(try await iterator.next() == nil)
+
+        // Without resume, the end of the connection ends the stream.
+        let plain = try client.subscribe(patient: alice.id, from: 0, as: alice.signing)
+        second.closeConnections()
+        do {
+            for try await _ in plain.events {}
+            Issue.record("the stream ended without an error")
+        } catch let error as LedgerClientError {
+            guard case .connectionLost = error else { Issue.record("\(error)"); return }
+        }
+    }
 }
