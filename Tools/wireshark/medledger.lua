@@ -28,7 +28,22 @@
 
 local medledger = Proto("medledger", "MedLedger")
 
-local band, bor, bxor, lshift, rshift = bit32.band, bit32.bor, bit32.bxor, bit32.lshift, bit32.rshift
+-- Unsigned 32-bit operations: bit32 (Lua 5.2, the Lua of Wireshark up to 4.2); on Lua 5.3 and 5.4
+-- (newer Wireshark) the native operators, loaded from a string so that Lua 5.2 can parse this file.
+-- (Wireshark's `bit` BitOp library is not used: its results are signed.)
+local band, bor, bxor, lshift, rshift
+if bit32 then
+    band, bor, bxor, lshift, rshift = bit32.band, bit32.bor, bit32.bxor, bit32.lshift, bit32.rshift
+else
+    band, bor, bxor, lshift, rshift = load([[
+        local M = 0xFFFFFFFF
+        return function(a, b) return (a & b) & M end,
+            function(a, b) return (a | b) & M end,
+            function(a, b, c, d, e) return (a ~ b ~ (c or 0) ~ (d or 0) ~ (e or 0)) & M end,
+            function(a, n) return (a << n) & M end,
+            function(a, n) return (a & M) >> n end
+    ]])()
+end
 local schar, sbyte, concat = string.char, string.byte, table.concat
 local unpack = table.unpack or unpack
 
@@ -1466,3 +1481,9 @@ end
 
 register_ports()
 medledger:register_heuristic("tcp", heuristic)
+
+-- For tests outside Wireshark (a host Lua with stubs for the Wireshark API): the pure parts.
+if MEDLEDGER_LUA_TEST then
+    MEDLEDGER_LUA_TEST.crc32, MEDLEDGER_LUA_TEST.gcm_open = crc32, gcm_open
+    MEDLEDGER_LUA_TEST.inflate_payload, MEDLEDGER_LUA_TEST.valid_utf8 = inflate_payload, valid_utf8
+end
