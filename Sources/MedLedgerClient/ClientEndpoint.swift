@@ -7,11 +7,14 @@ import MedLedgerWire
 /// Written `host:port@nodekeyhex` (an IPv6 host in brackets: `[::1]:26601@…`), the form of
 /// `medledger --connect` and `MEDLEDGER_CONNECT`.
 public struct ClientEndpoint: Sendable, Hashable, CustomStringConvertible {
+    /// A host name or IP address (IPv6 without brackets).
     public var host: String
+    /// The node's client port (`client` in its ports.json).
     public var port: UInt16
     /// The node's transport key (`node_key` in its facility.json). A node that cannot prove it is refused.
     public var nodeKey: Bytes32
 
+    /// An endpoint from its parts.
     public init(host: String, port: UInt16, nodeKey: Bytes32) {
         self.host = host
         self.port = port
@@ -99,6 +102,7 @@ public struct ClientConfiguration: Sendable {
     /// How often ``LedgerClient/waitForCommit(_:timeout:)`` asks again.
     public var pollInterval: Duration = .milliseconds(200)
 
+    /// A configuration with the default timeouts.
     public init(genesis: Genesis, endpoints: [ClientEndpoint]) {
         self.genesis = genesis
         self.endpoints = endpoints

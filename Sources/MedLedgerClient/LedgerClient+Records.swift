@@ -20,6 +20,7 @@ public struct NewRecord: Sendable {
     /// The consent (granting write) or break-glass entry the author relies on.
     public var authority: Authority
 
+    /// A record to add; see the properties.
     public init(
         contents: [UInt8], patient: Bytes32, patientEncryptionKey: Bytes32, custodian: Bytes32, category: String,
         resourceType: String, created: UInt64, authority: Authority
@@ -43,6 +44,7 @@ public struct AddedRecord: Sendable, Hashable {
     public var transaction: Transaction
     /// The height that committed it.
     public var height: UInt64
+    /// SHA-256 of the ciphertext, as anchored.
     public var ciphertextHash: Bytes32
     /// The size bucket the contents were padded to.
     public var paddedSize: UInt64

@@ -31,9 +31,12 @@ public enum LedgerClientError: Error, Sendable, Hashable, CustomStringConvertibl
 
     /// One endpoint that could not be reached, and why.
     public struct EndpointFailure: Sendable, Hashable, CustomStringConvertible {
+        /// The endpoint, `host:port (node …)`.
         public var endpoint: String
+        /// Why it failed (the transport's reason and what it means).
         public var reason: String
 
+        /// A failure of one endpoint.
         public init(endpoint: String, reason: String) {
             self.endpoint = endpoint
             self.reason = reason

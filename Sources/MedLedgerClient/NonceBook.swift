@@ -17,6 +17,7 @@ public struct NonceBook: Sendable, Hashable {
 
     private var entries: [Bytes32: Entry] = [:]
 
+    /// An empty book.
     public init() {}
 
     /// Whether the book can hand out `signer`'s next nonce without asking the chain first.

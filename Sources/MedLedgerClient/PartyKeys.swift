@@ -7,9 +7,12 @@ import MedLedgerWire
 ///
 /// The description shows the public keys only.
 public struct PartyKeys: Sendable, CustomStringConvertible {
+    /// The signing key: the party's id on the chain.
     public let signing: Ed25519.PrivateKey
+    /// The record key, for parties that receive record keys.
     public let encryption: X25519.PrivateKey?
 
+    /// Keys from their parts.
     public init(signing: Ed25519.PrivateKey, encryption: X25519.PrivateKey?) {
         self.signing = signing
         self.encryption = encryption
