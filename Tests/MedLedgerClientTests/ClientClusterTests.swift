@@ -111,9 +111,11 @@ struct ClientClusterTests {
             signedBy: alice.signing)
         // The organisation keys sign with nonces the client learns from the chain and counts up.
         var registrations: [Transaction] = []
-        for (party, index, name) in [(dentist, 1, "Dr. Lee"), (reader, 2, "Lab reader"), (stranger, 3, "Dr. Nobody")] {
+        for (party, index, name, roles) in [
+            (dentist, 1, "Dr. Lee", Roles.dentist), (reader, 2, "Lab reader", .labTechnician), (stranger, 3, "Dr. Ortiz", [.physician, .breakGlass]),
+        ] {
             registrations.append(try client.submit(
-                .registerPractitioner(RegisterPractitioner(practitioner: party.id, encryptionKey: party.encryptionKey!, roles: [.physician], displayName: name)),
+                .registerPractitioner(RegisterPractitioner(practitioner: party.id, encryptionKey: party.encryptionKey!, roles: roles, displayName: name)),
                 signedBy: members[index].organisation).transaction)
         }
         for transaction in registrations { _ = try client.waitForCommit(transaction) }
@@ -175,6 +177,14 @@ struct ClientClusterTests {
         }
         #expect(seen == trail.map(\.kind))
         subscription.cancel()
+
+        // An emergency: the stranger opens break-glass access at the dental clinic and reads the
+        // record without seeing its anchor first; the patient's trail shows both.
+        let (breakGlass, _) = try client.submitAndWait(
+            .breakGlass(BreakGlass(patient: alice.id, custodian: facility(1), reason: "unconscious in A&E")), signedBy: stranger.signing)
+        let emergency = try client.fetchRecord(added.record, purpose: .emergency, authority: .breakGlass(breakGlass.id), requester: stranger)
+        #expect(emergency.contents == contents && emergency.access != nil)
+        #expect(try client.fullAuditTrail(patient: alice.id, as: alice.signing).suffix(2).map(\.kind) == [.breakGlass, .accessGranted])
 
         // The custodian's node stops: reads go to a replica, requests to the next node.
         nodes[1].stop()
