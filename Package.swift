@@ -168,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "MedLedgerInspectTests",
             dependencies: ["MedLedgerInspect", "MedLedgerTestSupport"],
-            exclude: ["Golden"]
+            exclude: ["Golden", "Fixtures"]
         ),
         .testTarget(
             name: "MedLedgerClientTests",

@@ -19,8 +19,6 @@ public struct CaptureError: Error, Hashable, Sendable, CustomStringConvertible {
         case unknownLinkType = "unknown_link_type"
         /// A pcapng packet names an interface no block described.
         case unknownInterface = "unknown_interface"
-        /// A pcapng block that is not allowed where it stands (a packet before any section).
-        case badBlock = "bad_block"
     }
 
     public var kind: Kind

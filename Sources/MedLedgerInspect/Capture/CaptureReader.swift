@@ -91,7 +91,6 @@ public struct CaptureReader: Sendable {
     private var pcapInterface: Interface?
     // pcapng
     private var interfaces: [Interface] = []
-    private var inSection = false
     private var failure: CaptureError?
 
     public init() {}
@@ -250,8 +249,6 @@ public struct CaptureReader: Sendable {
                         .notACapture, at: base + p + 8,
                         "section header byte-order magic \(Hex.encode(buffer[p + 8..<p + 12])) is not 1a2b3c4d in either byte order")
                 }
-            } else if !inSection {
-                throw CaptureError(.badBlock, at: base + p, "block type 0x\(String(rawType, radix: 16)) before any section header")
             }
             let type = u32(p, little: littleEndian)
             let length = Int(u32(p + 4, little: littleEndian))
@@ -274,7 +271,6 @@ public struct CaptureReader: Sendable {
                 guard major == 1 else {
                     throw CaptureError(.notACapture, at: base + p + 12, "pcapng major version \(major) is not 1")
                 }
-                inSection = true
                 interfaces = []
                 packet = nil
             case 1:
