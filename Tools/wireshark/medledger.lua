@@ -213,7 +213,6 @@ medledger.prefs.verify_tag = Pref.bool("Verify GCM tags", true, "Check each seal
 medledger.prefs.max_decrypt = Pref.uint("Decrypt at most (bytes)", 0, "Decrypt only this many bytes of each sealed payload (0: all)")
 medledger.prefs.heuristic = Pref.bool("Heuristic on any TCP port", true, "Recognise a connection whose first segment starts with a valid frame header")
 
-local tcp_stream_field = Field.new("tcp.stream")
 
 ---------------------------------------------------------------------------------------------------
 -- CRC-32 (ISO-HDLC: reflected polynomial 0xEDB88320, init and final xor 0xFFFFFFFF)
@@ -1197,10 +1196,12 @@ local function endpoint(address, port)
     return tostring(address) .. ":" .. tostring(port)
 end
 
--- The connection state for this packet's TCP stream.
+-- The connection state for this packet's TCP connection, keyed by its two endpoints in either
+-- order. (Not tcp.stream: a field extractor sees nothing when the first pass builds no tree.)
+-- A HELLO after sealed frames on the same endpoints starts a new connection (see dissect_frame).
 local function connection_for(pinfo)
-    local stream = tcp_stream_field()
-    local id = stream and stream.value or (endpoint(pinfo.src, pinfo.src_port) .. "-" .. endpoint(pinfo.dst, pinfo.dst_port))
+    local a, b = endpoint(pinfo.src, pinfo.src_port), endpoint(pinfo.dst, pinfo.dst_port)
+    local id = (a < b) and (a .. " " .. b) or (b .. " " .. a)
     local c = connections[id]
     if not c then
         c = { next = { 0, 0 } }
@@ -1375,6 +1376,12 @@ local function dissect_frame(tvb, pinfo, tree, offset, length)
         if type_code == 0x01 and extra and extra.nonce then
             -- the first HELLO of a connection is the initiator's; its nonce names the connection
             local from = endpoint(pinfo.src, pinfo.src_port)
+            if not c.hellos then c.hellos = {} end
+            if c.next[1] + c.next[2] > 0 and not c.hellos[key_id] then
+                -- the endpoints are reused by a new connection: start counting again
+                c.initiator, c.nonce, c.next, c.hellos = nil, nil, { 0, 0 }, {}
+            end
+            c.hellos[key_id] = true
             if c.initiator == nil then
                 c.initiator = from
                 c.nonce = extra.nonce
