@@ -142,7 +142,8 @@ final class NodeLink: Sendable {
     /// Closes the connection; outstanding requests fail and subscriptions end.
     func close() {
         let (transport, pending, subscriptions) = state.withLock { state in
-            let result = (state.transport, Array(state.pending.values), Array(state.subscriptions.values))
+            let established = state.subscriptions.filter { state.pending[$0.key] == nil }.map(\.value)
+            let result = (state.transport, Array(state.pending.values), established)
             state.transport = nil
             state.connection = nil
             state.generation += 1
@@ -235,7 +236,10 @@ final class NodeLink: Sendable {
             let (pending, subscriptions, transport) = state.withLock {
                 state -> ([PendingAnswer], [SubscriptionSink], Transport?) in
                 guard state.generation == generation, state.connection == peer.connectionID else { return ([], [], nil) }
-                let result = (Array(state.pending.values), Array(state.subscriptions.values), state.transport)
+                // A subscription whose request is still unanswered is not ended: its request fails
+                // over to another endpoint with a sink of its own.
+                let established = state.subscriptions.filter { state.pending[$0.key] == nil }.map(\.value)
+                let result = (Array(state.pending.values), established, state.transport)
                 state.connection = nil
                 state.transport = nil
                 state.pending = [:]

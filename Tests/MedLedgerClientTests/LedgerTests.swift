@@ -364,4 +364,21 @@ struct ClientLedgerTests {
             guard case .connectionLost = error else { Issue.record("\(error)"); return }
         }
     }
+
+    @Test("a subscribe whose first node drops the connection before answering lands on the next node, stream intact")
+    func subscribeFailsOver() async throws {
+        let alice = Keys.party("alice")
+        let closing = try FakeNode(key: chain.members[0].node) { _ in .close }
+        let good = try FakeNode(key: chain.members[1].node) { _ in .answer(SubscribeAnswer(height: 4, nextSequence: 1).canonicalBytes) }
+        let client = try makeClient(chain, [closing.endpoint, good.endpoint])
+        let subscription = try client.subscribe(patient: alice.id, from: 0, as: alice.signing)
+        let notice = AuditEventNotice(
+            patient: alice.id,
+            event: AuditEvent(sequence: 0, kind: .registered, height: 1, time: 1, transaction: .zero, actor: alice.id, subject: alice.id, detail: 0))
+        good.broadcast(ClientEvent(subscriptionID: subscription.id, kind: 1, body: notice.canonicalBytes))
+        var iterator = subscription.events.makeAsyncIterator()
+        #expect(try await iterator.next() == notice)
+        #expect(closing.recorded.requests.withLock { $0.count } == 1)
+        subscription.cancel()
+    }
 }
