@@ -27,6 +27,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // MARK: System libraries
@@ -54,7 +55,12 @@ let package = Package(
         ),
         .target(
             name: "MedLedgerLedger",
-            dependencies: ["MedLedgerWire", "MedLedgerCrypto"]
+            dependencies: [
+                "MedLedgerWire", "MedLedgerCrypto",
+                // Persistent hash maps for the ledger state: a block applied to a copy of the
+                // state shares every untouched entry instead of copying whole maps.
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+            ]
         ),
         .target(
             name: "MedLedgerConsensus",

@@ -113,5 +113,5 @@ extension LedgerState {
 
     /// Every record anchor, tombstones included, in no particular order (a node's record
     /// replication looks for the ones it should hold).
-    public var recordAnchors: Dictionary<Bytes32, RecordAnchor>.Values { records.values }
+    public var recordAnchors: some Collection<RecordAnchor> { records.values }
 }

@@ -1,3 +1,4 @@
+import HashTreeCollections
 import MedLedgerWire
 
 extension LedgerState {
@@ -202,7 +203,7 @@ extension LedgerState {
         for (patientID, patient) in patients where patient.auditCount > 0 && auditEvents[patientID] == nil {
             throw Self.bad("patient \(patientID.hex) counts \(patient.auditCount) audit events; the state holds none")
         }
-        audit = auditEvents
+        audit = TreeDictionary(uniqueKeysWithValues: auditEvents.map { ($0.key, $0.value) })
 
         var grantedByAudit = 0
         var addedByAudit = 0

@@ -1,3 +1,4 @@
+import HashTreeCollections
 import MedLedgerCrypto
 import MedLedgerWire
 
@@ -33,8 +34,9 @@ public enum StateKey {
 /// The ledger's state after some height: identities, consents, anchors, access entries, the audit
 /// trail, and the Merkle commitment over all of it.
 ///
-/// A value: copying it is cheap (copy-on-write all the way down), so a node applies a proposed
-/// block to a copy and keeps the committed state untouched until the block commits.
+/// A value: copying it is cheap and so is writing to a copy (persistent hash maps and a
+/// path-copying trie share every untouched entry), so a node applies a proposed block to a copy
+/// and keeps the committed state untouched until the block commits.
 public struct LedgerState: Sendable {
     public let genesis: Genesis
     public let validators: ValidatorSet
@@ -47,24 +49,24 @@ public struct LedgerState: Sendable {
     /// The hashes a fetch request may name: the genesis hash and the latest blocks, oldest first.
     public internal(set) var recentBlockHashes: [Bytes32]
 
-    var facilities: [Bytes32: Facility] = [:]
+    var facilities: TreeDictionary<Bytes32, Facility> = [:]
     /// Every key of every genesis facility: organisation, validator, node and record keys.
     var facilityKeys: Set<Bytes32> = []
-    var practitioners: [Bytes32: Practitioner] = [:]
-    var organisations: [Bytes32: Organisation] = [:]
-    var patients: [Bytes32: Patient] = [:]
+    var practitioners: TreeDictionary<Bytes32, Practitioner> = [:]
+    var organisations: TreeDictionary<Bytes32, Organisation> = [:]
+    var patients: TreeDictionary<Bytes32, Patient> = [:]
     /// Current signing key to patient id.
-    var patientByKey: [Bytes32: Bytes32] = [:]
-    var nonces: [Bytes32: UInt64] = [:]
-    var consents: [Bytes32: Consent] = [:]
-    var consentsByPatient: [Bytes32: [Bytes32]] = [:]
-    var records: [Bytes32: RecordAnchor] = [:]
-    var recordsByPatient: [Bytes32: [Bytes32]] = [:]
-    var accesses: [Bytes32: AccessRecord] = [:]
-    var breakGlasses: [Bytes32: BreakGlassRecord] = [:]
-    var breakGlassByPractitioner: [Bytes32: [Bytes32]] = [:]
-    var audit: [Bytes32: [AuditEvent]] = [:]
-    var evidence: Set<Bytes32> = []
+    var patientByKey: TreeDictionary<Bytes32, Bytes32> = [:]
+    var nonces: TreeDictionary<Bytes32, UInt64> = [:]
+    var consents: TreeDictionary<Bytes32, Consent> = [:]
+    var consentsByPatient: TreeDictionary<Bytes32, [Bytes32]> = [:]
+    var records: TreeDictionary<Bytes32, RecordAnchor> = [:]
+    var recordsByPatient: TreeDictionary<Bytes32, [Bytes32]> = [:]
+    var accesses: TreeDictionary<Bytes32, AccessRecord> = [:]
+    var breakGlasses: TreeDictionary<Bytes32, BreakGlassRecord> = [:]
+    var breakGlassByPractitioner: TreeDictionary<Bytes32, [Bytes32]> = [:]
+    var audit: TreeDictionary<Bytes32, [AuditEvent]> = [:]
+    var evidence: TreeSet<Bytes32> = []
     /// The commitment: every entity above under its ``StateKey``, as canonical bytes.
     public internal(set) var tree = StateTree()
     /// Set by ``withoutCommitment()``.
