@@ -808,8 +808,12 @@ function Reader:uint(n, tree, field)
     local r = self:range(n)
     local v = (n == 8) and r:uint64() or r:uint()
     if tree and field then
-        tree:add(field, r)
+        local item = tree:add(field, r)
         if self.facts[field] == nil then self.facts[field] = v end
+        if (field == f.timestamp or field == f.time) and v > UInt64(0) then
+            local ms = v:tonumber()
+            item:append_text(string.format(" (%s.%03dZ)", os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000)), ms % 1000))
+        end
     end
     return v, r
 end
