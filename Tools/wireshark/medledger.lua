@@ -382,29 +382,37 @@ local function ghash_tables(h0, h1, h2, h3)
     return M, R
 end
 
-local function ghash_multiply(M, R, z0, z1, z2, z3)
-    -- Horner over the 32 nibbles of Z from the least significant (end of the block) upwards.
-    local a, b, c, d = 0, 0, 0, 0
-    local words = { z0, z1, z2, z3 }
-    for wi = 4, 1, -1 do
-        local x = words[wi]
-        for _ = 1, 8 do
-            local nib = band(x, 0xF)
-            x = rshift(x, 4)
-            -- (a,b,c,d) = (a,b,c,d) * x^4, then add nib * H
-            local low = band(d, 0xF)
-            d = bor(rshift(d, 4), lshift(band(c, 0xF), 28))
-            c = bor(rshift(c, 4), lshift(band(b, 0xF), 28))
-            b = bor(rshift(b, 4), lshift(band(a, 0xF), 28))
-            a = bxor(rshift(a, 4), R[low])
-            local m = M[nib]
-            a, b, c, d = bxor(a, m[1]), bxor(b, m[2]), bxor(c, m[3]), bxor(d, m[4])
-        end
+-- (a, b, c, d) * x^32 + x * H in Horner steps of four bits: the eight nibbles of the word x, the
+-- least significant first.
+local function ghash_word(M, R, x, a, b, c, d)
+    for _ = 1, 8 do
+        local nib = band(x, 0xF)
+        x = rshift(x, 4)
+        -- (a,b,c,d) = (a,b,c,d) * x^4, then add nib * H
+        local low = band(d, 0xF)
+        d = bor(rshift(d, 4), lshift(band(c, 0xF), 28))
+        c = bor(rshift(c, 4), lshift(band(b, 0xF), 28))
+        b = bor(rshift(b, 4), lshift(band(a, 0xF), 28))
+        local m = M[nib]
+        a, b, c, d = bxor(rshift(a, 4), R[low], m[1]), bxor(b, m[2]), bxor(c, m[3]), bxor(d, m[4])
     end
     return a, b, c, d
 end
 
+-- Z * H: Horner over the 32 nibbles of Z from the least significant (end of the block) upwards.
+local function ghash_multiply(M, R, z0, z1, z2, z3)
+    local a, b, c, d = ghash_word(M, R, z3, 0, 0, 0, 0)
+    a, b, c, d = ghash_word(M, R, z2, a, b, c, d)
+    a, b, c, d = ghash_word(M, R, z1, a, b, c, d)
+    return ghash_word(M, R, z0, a, b, c, d)
+end
+
 local function words_of(s, i)
+    if #s - i >= 15 then
+        local b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16 = sbyte(s, i, i + 15)
+        return b1 * 0x1000000 + b2 * 0x10000 + b3 * 0x100 + b4, b5 * 0x1000000 + b6 * 0x10000 + b7 * 0x100 + b8,
+            b9 * 0x1000000 + b10 * 0x10000 + b11 * 0x100 + b12, b13 * 0x1000000 + b14 * 0x10000 + b15 * 0x100 + b16
+    end
     local b = { sbyte(s, i, i + 15) }
     for k = #b + 1, 16 do b[k] = 0 end
     return b[1] * 0x1000000 + b[2] * 0x10000 + b[3] * 0x100 + b[4],
@@ -439,13 +447,24 @@ local function gcm_open(key, sequence, aad, ciphertext, tag)
     for i = 1, n, 16 do
         local k0, k1, k2, k3 = encrypt_block(w, 0, 0, sequence, counter)
         counter = counter + 1
-        local ks = { word_bytes(k0) }
-        ks[5], ks[6], ks[7], ks[8] = word_bytes(k1)
-        ks[9], ks[10], ks[11], ks[12] = word_bytes(k2)
-        ks[13], ks[14], ks[15], ks[16] = word_bytes(k3)
-        local c = { sbyte(ciphertext, i, i + 15) }
-        for j = 1, #c do c[j] = bxor(c[j], ks[j]) end
-        out[#out + 1] = schar(unpack(c))
+        if n - i >= 15 then
+            -- a whole block: XOR word by word
+            local c0, c1, c2, c3 = words_of(ciphertext, i)
+            local p0, p1, p2, p3 = bxor(c0, k0), bxor(c1, k1), bxor(c2, k2), bxor(c3, k3)
+            local a1, a2, a3, a4 = word_bytes(p0)
+            local b1, b2, b3, b4 = word_bytes(p1)
+            local d1, d2, d3, d4 = word_bytes(p2)
+            local e1, e2, e3, e4 = word_bytes(p3)
+            out[#out + 1] = schar(a1, a2, a3, a4, b1, b2, b3, b4, d1, d2, d3, d4, e1, e2, e3, e4)
+        else -- the last, partial block
+            local ks = { word_bytes(k0) }
+            ks[5], ks[6], ks[7], ks[8] = word_bytes(k1)
+            ks[9], ks[10], ks[11], ks[12] = word_bytes(k2)
+            ks[13], ks[14], ks[15], ks[16] = word_bytes(k3)
+            local c = { sbyte(ciphertext, i, i + 15) }
+            for j = 1, #c do c[j] = bxor(c[j], ks[j]) end
+            out[#out + 1] = schar(unpack(c))
+        end
     end
     local plaintext = concat(out)
     if not tag then return plaintext, nil end
