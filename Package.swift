@@ -28,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        // The node's metrics (README, Design decisions: metrics): the swift-metrics API, and
+        // swift-prometheus's registry for the Prometheus text format.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // MARK: System libraries
@@ -86,6 +90,8 @@ let package = Package(
             dependencies: [
                 "MedLedgerConsensus", "MedLedgerStore", "MedLedgerLedger", "MedLedgerNet", "MedLedgerWire", "MedLedgerCrypto",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
 

@@ -36,6 +36,9 @@ public final class Node: @unchecked Sendable {
         /// signature); nil: none.
         public var clientHost: String? = "127.0.0.1"
         public var clientPort: UInt16 = 0
+        /// The metrics listener (`GET /metrics`, `GET /healthz`); nil: none.
+        public var metricsHost: String?
+        public var metricsPort: UInt16 = 0
         /// Node keys admitted on the peer port besides the genesis facilities'.
         public var observers: Set<Ed25519.PublicKey> = []
         public var timeouts = ConsensusTimeouts()
@@ -119,6 +122,11 @@ public final class Node: @unchecked Sendable {
     var statusTimer: DispatchSourceTimer?
     public private(set) var p2pAddress: SocketAddress?
     public private(set) var clientAddress: SocketAddress?
+    /// Where `/metrics` and `/healthz` are served, if they are (Node+Health).
+    public internal(set) var metricsAddress: SocketAddress?
+    var metricsResponder: HTTPResponder?
+    /// Owned by `queue` (its registry may be emitted from anywhere).
+    let metrics = NodeMetrics()
     /// Heights of recently committed transactions, by id (bounded), to answer a client that
     /// submits again to learn whether its transaction made it.
     var committedTransactions: [Bytes32: UInt64] = [:]
@@ -184,7 +192,10 @@ public final class Node: @unchecked Sendable {
         if let host = options.clientHost {
             clientAddress = try transport.listen(host: host, port: options.clientPort, channel: .client)
         }
-        logger.info("listening", metadata: ["p2p": "\(p2pAddress!)", "client": "\(clientAddress.map { "\($0)" } ?? "none")"])
+        try startMetricsListener()
+        logger.info(
+            "listening",
+            metadata: ["p2p": "\(p2pAddress!)", "client": "\(clientAddress.map { "\($0)" } ?? "none")", "metrics": "\(metricsAddress.map { "\($0)" } ?? "none")"])
         for peer in options.peers where peer.key != options.nodeKey.publicKey { transport.addPeer(peer) }
         queue.sync {
             feed(machine.start(now: Self.now()))
@@ -205,6 +216,7 @@ public final class Node: @unchecked Sendable {
             statusTimer?.cancel()
         }
         transport?.shutdown()
+        metricsResponder?.shutdown()
         // The last status, with the frame counters as the node stops.
         if let path = options.statusFile { queue.sync { writeStatusFile(path) } }
         log.close()
@@ -269,6 +281,7 @@ public final class Node: @unchecked Sendable {
             let input = work.removeFirst()
             for action in machine.handle(input, now: Self.now()) { perform(action, &work) }
         }
+        metrics.machineAt(height: machine.height, round: machine.round, step: machine.step)
     }
 
     func feed(_ input: ConsensusInput) {
@@ -287,7 +300,9 @@ public final class Node: @unchecked Sendable {
             queue.asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds))) { [weak self] in self?.feed(.timeout(timeout)) }
         case .persistSignerState(let signer):
             do {
+                let started = DispatchTime.now().uptimeNanoseconds
                 try signerFile.save(signer.canonicalBytes)
+                metrics.signerSaved(nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
                 work.append(.signerStateDurable(signer))
             } catch {
                 fail("the signer state could not be made durable: \(error)")
@@ -350,7 +365,10 @@ public final class Node: @unchecked Sendable {
         let block = committed.block
         let height = block.header.height
         do {
+            let started = DispatchTime.now().uptimeNanoseconds
             try log.append(committed)
+            metrics.logAppended(nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
+            for nanoseconds in log.takeSyncDurations() { metrics.logSynced(nanoseconds: nanoseconds) }
         } catch {
             fail("block \(height) could not be made durable: \(error)")
             return
@@ -363,6 +381,7 @@ public final class Node: @unchecked Sendable {
             return
         }
         lastBlock = committed
+        metrics.committed(block)
         for transaction in block.transactions {
             let id = Mempool.id(of: transaction)
             if committedTransactions.updateValue(height, forKey: id) == nil { committedOrder.append(id) }
@@ -443,6 +462,7 @@ public final class Node: @unchecked Sendable {
             }
         case .status(let status):
             peerHeights[peer.key] = status.height
+            metrics.peerReported(height: status.height)
             requestBlocksIfBehind()
         case .blockRequest(let request):
             serve(request, to: peer)
@@ -480,8 +500,13 @@ public final class Node: @unchecked Sendable {
 
     func admit(_ transaction: Transaction, from source: Ed25519.PublicKey?) -> Mempool.Admission {
         let admission = mempool.admit(transaction, now: Self.now())
-        if case .added = admission {
+        switch admission {
+        case .added(let id):
+            metrics.admitted(id)
             _ = try? transport.broadcast(.transaction(transaction), except: source.map { [$0] } ?? [])
+        case .rejected(_, let error): metrics.rejected(error.code.name)
+        case .full: metrics.rejected("mempool_full")
+        case .duplicate: break
         }
         return admission
     }

@@ -9,7 +9,7 @@ struct MedLedgerCommand: ParsableCommand {
         abstract: "Run and use MedLedger, the permissioned ledger that healthcare facilities share.",
         version: MedLedgerBuildInfo.version,
         subcommands: [
-            InitCommand.self, GenesisCommand.self, TestnetCommand.self, NodeCommand.self, DemoCommand.self, BenchCommand.self, VersionCommand.self,
+            InitCommand.self, GenesisCommand.self, TestnetCommand.self, NodeCommand.self, HealthCommand.self, DemoCommand.self, BenchCommand.self, VersionCommand.self,
             KeygenCommand.self, StatusCommand.self, PatientCommand.self, ConsentCommand.self, RecordCommand.self,
             TimelineCommand.self, AuditCommand.self,
         ]

@@ -20,8 +20,8 @@ struct NodeCommand: ParsableCommand {
         discussion: """
             Reads DIR/config.json (MEDLEDGER_* environment variables override it), the genesis and
             the keys in DIR, replays the chain from DIR/data, listens, dials the configured peers and
-            takes part in consensus. Writes the ports it bound to DIR/ports.json and a status line to
-            DIR/status.json every second. SIGTERM or SIGINT stops it cleanly; a SIGKILL loses nothing
+            takes part in consensus, and serves GET /metrics and GET /healthz on metrics_listen. Writes
+            the ports it bound to DIR/ports.json and a status line to DIR/status.json every second. SIGTERM or SIGINT stops it cleanly; a SIGKILL loses nothing
             committed.
             """)
 
@@ -63,6 +63,8 @@ struct NodeCommand: ParsableCommand {
         options.p2pPort = config.p2pListen.port
         options.clientHost = config.clientListen.host
         options.clientPort = config.clientListen.port
+        options.metricsHost = config.metricsListen?.host
+        options.metricsPort = config.metricsListen?.port ?? 0
         options.peers = try config.persistentPeers.map { peer in
             guard let key = Bytes32(hex: peer.nodeKey), let publicKey = try? Ed25519.PublicKey(bytes: key.bytes) else {
                 throw ValidationError("the peer \(peer) has a node key that is not 64 hex digits: fix persistent_peers or MEDLEDGER_PEERS")
@@ -109,8 +111,7 @@ struct NodeCommand: ParsableCommand {
             throw ExitCode(1)
         }
         do {
-            // The metrics port arrives with issue 11.
-            try home.writePorts(BoundPorts(p2p: node.p2pAddress?.port ?? 0, client: node.clientAddress?.port ?? 0, metrics: nil))
+            try home.writePorts(BoundPorts(p2p: node.p2pAddress?.port ?? 0, client: node.clientAddress?.port ?? 0, metrics: node.metricsAddress?.port))
         } catch {
             logger.error("cannot write \(home.portsPath): \(error)")
         }

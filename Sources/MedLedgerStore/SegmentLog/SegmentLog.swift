@@ -74,6 +74,9 @@ public final class SegmentLog: Sendable {
         var failure: StoreError?
         var closed = false
         var syncs: UInt64 = 0
+        /// How long recent fsyncs of segment files took (ns), oldest first; at most
+        /// `recentSyncsKept`, taken by ``takeSyncDurations()``.
+        var recentSyncs: [UInt64] = []
         /// Records made durable since the index file was last written.
         var unindexedRecords = 0
     }
@@ -103,6 +106,17 @@ public final class SegmentLog: Sendable {
 
     /// How many fsyncs of segment files appends have made (group commit makes it fewer than appends).
     public var syncCount: UInt64 { state.withLock { $0.syncs } }
+
+    static let recentSyncsKept = 256
+
+    /// How long the fsyncs of segment files since the last call took, in nanoseconds, oldest first
+    /// (at most the last 256): for the node's fsync latency metric.
+    public func takeSyncDurations() -> [UInt64] {
+        state.withLock { state in
+            defer { state.recentSyncs = [] }
+            return state.recentSyncs
+        }
+    }
 
     /// The segment files, oldest first.
     public var segmentPaths: [String] { state.withLock { $0.segments.map(\.path) } }
@@ -172,13 +186,19 @@ public final class SegmentLog: Sendable {
             var rolled: [Segment] = []
             var indexed: [(UInt64, UInt64, UInt64)] = []
             var failure: StoreError?
+            var syncDurations: [UInt64] = []
+            func timedSync(_ file: any StoreFile) throws(StoreError) {
+                let started = DispatchTime.now().uptimeNanoseconds
+                try file.sync()
+                syncDurations.append(DispatchTime.now().uptimeNanoseconds - started)
+            }
             do throws(StoreError) {
                 var dirty = false
                 for item in batch {
                     if segment.size > UInt64(SegmentFormat.segmentHeaderSize),
                         segment.size + UInt64(item.bytes.count) > options.maxSegmentSize
                     {
-                        if dirty { try segment.file.sync() }
+                        if dirty { try timedSync(segment.file) }
                         dirty = false
                         rolled.append(segment)
                         segment = try createSegment(startHeight: item.height)
@@ -188,12 +208,14 @@ public final class SegmentLog: Sendable {
                     segment.size += UInt64(item.bytes.count)
                     dirty = true
                 }
-                if dirty { try segment.file.sync() }
+                if dirty { try timedSync(segment.file) }
             } catch {
                 failure = error
             }
             let indexToWrite: SegmentIndex? = state.withLock { state in
                 state.syncs += 1
+                state.recentSyncs.append(contentsOf: syncDurations)
+                if state.recentSyncs.count > Self.recentSyncsKept { state.recentSyncs.removeFirst(state.recentSyncs.count - Self.recentSyncsKept) }
                 if let failure {
                     state.failure = failure
                     return nil
