@@ -27,6 +27,13 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Put the four node homes in this new directory (default: a fresh /tmp/medledger-demo-XXXXXX).")
     var dir: String?
 
+    @Flag(help: """
+        Have every node write its key log (HOME/keys.log, mode 0600) so that a capture of the run can be \
+        decrypted by medledger-inspect pcap --keylog and the Wireshark dissector. Anyone holding a key log \
+        can read that node's traffic: for demos and debugging only.
+        """)
+    var keyLog = false
+
     func run() throws {
         let directory: String
         if let dir {
@@ -37,7 +44,7 @@ struct DemoCommand: ParsableCommand {
             directory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             rmdir(directory)  // Testnet.create makes it
         }
-        var demo = NetworkDemo(directory: directory)
+        var demo = NetworkDemo(directory: directory, keyLog: keyLog)
         do {
             try demo.run()
         } catch {

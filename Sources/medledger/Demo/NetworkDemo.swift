@@ -22,9 +22,14 @@ struct NetworkDemo {
         ("General Hospital", .hospital), ("Smile Dental Clinic", .dentalClinic), ("City Diagnostic Lab", .laboratory),
         ("Elm Street Family Practice", .familyPractice),
     ]
+    /// Whether each node writes its key log (HOME/keys.log).
+    let keyLog: Bool
     var step = 0
 
-    init(directory: String) { self.directory = directory }
+    init(directory: String, keyLog: Bool = false) {
+        self.directory = directory
+        self.keyLog = keyLog
+    }
 
     mutating func say(_ title: String) {
         step += 1
@@ -40,6 +45,7 @@ struct NetworkDemo {
         config.timeouts.commitMs = 200
         config.metricsListen = nil
         config.logLevel = .notice
+        if keyLog { config.keyLog = "keys.log" }
         let testnet: Testnet
         do {
             testnet = try Testnet.create(nodes: 4, in: directory, chainID: "medledger-demo", basePort: 0, config: config)
@@ -231,6 +237,9 @@ struct NetworkDemo {
         guard identical else { throw DemoFailure("the nodes' chains differ within their first \(common) blocks: see the node logs in \(directory)") }
         detail("all 4 nodes hold identical chains: the same \(common) block hashes (checked from each node's own segment log)")
         print("\nThe nodes are stopped; their data is in \(directory) (node0 … node3).")
+        if keyLog {
+            print("Key logs: \(directory)/nodeN/keys.log (secrets: anyone holding them can read that node's traffic)")
+        }
         print("Inspect a chain: medledger-inspect log verify \(testnet.nodes[0].home.logDirectory) --genesis \(testnet.nodes[0].home.genesisPath)")
     }
 }
