@@ -29,6 +29,15 @@ struct LoadBench: ParsableCommand {
     @Option(help: "Seconds of load.") var duration = 60
     @Option(help: "Seconds to wait after the load for the last commits.") var settle = 30
     @Option(help: "Print a progress line every this many seconds (0: only the summary).") var every = 10
+    @Option(help: "The node's client address; the port comes from ports.json.") var host = "127.0.0.1"
+    @Option(
+        name: .customLong("committed-log"),
+        help: "Append one line per transaction the node acknowledged as committed: its id (hex) and height.")
+    var committedLog: String?
+    @Flag(
+        name: .customLong("keep-going"),
+        help: "On a lost connection, reconnect (every 0.5 s) and go on, resubmitting what is pending, instead of stopping.")
+    var keepGoing = false
 
     func validate() throws {
         guard rate > 0, rate <= 10_000 else { throw ValidationError("--rate must be above 0 and at most 10000 (got \(rate))") }
@@ -37,9 +46,11 @@ struct LoadBench: ParsableCommand {
 
     func run() throws {
         let home = NodeHome(home)
-        let client: NodeClient
+        var client: NodeClient
         let organisation: Ed25519.PrivateKey
         let chainID: String
+        let host = self.host
+        let connect: () throws -> NodeClient
         do {
             guard let ports = try home.loadPorts(), ports.client != 0 else {
                 throw ValidationError("\(home.portsPath) names no client port: start the node first (medledger node --home \(home.path))")
@@ -47,13 +58,42 @@ struct LoadBench: ParsableCommand {
             let card = try home.loadFacilityCard()
             organisation = try home.loadOrganisationKey()
             chainID = card.chainID
-            client = try NodeClient(
-                chainID: chainID, host: "127.0.0.1", port: ports.client, nodeKey: try Ed25519.PublicKey(bytes: card.nodeKey.bytes),
-                key: Ed25519.PrivateKey(), logger: { var logger = Logger(label: "medledger.load"); logger.logLevel = .warning; return logger }())
+            let nodeKey = try Ed25519.PublicKey(bytes: card.nodeKey.bytes)
+            connect = {
+                // The port again: a restarted node may have bound another one.
+                let port = (try? home.loadPorts())?.client ?? ports.client
+                return try NodeClient(
+                    chainID: chainID, host: host, port: port, nodeKey: nodeKey,
+                    key: Ed25519.PrivateKey(), logger: { var logger = Logger(label: "medledger.load"); logger.logLevel = .critical; return logger }())
+            }
+            client = try connect()
         } catch let error as ValidationError {
             throw error
         } catch {
             throw ValidationError("\(error)")
+        }
+        var committedFile: UnsafeMutablePointer<FILE>?
+        if let committedLog {
+            guard let file = fopen(committedLog, "a") else {
+                throw ValidationError("cannot open \(committedLog) for appending: \(String(cString: strerror(errno))); pick a writable path")
+            }
+            committedFile = file
+        }
+        defer { if let committedFile { fclose(committedFile) } }
+        var connectionErrors = 0
+        /// With --keep-going, a failed exchange is retried on a new connection until it succeeds
+        /// or the deadline passes.
+        func exchange<T>(until deadline: UInt64, _ body: (NodeClient) throws -> T) throws -> T {
+            while true {
+                do {
+                    return try body(client)
+                } catch {
+                    guard keepGoing, Node.now() < deadline else { throw error }
+                    connectionErrors += 1
+                    usleep(500_000)
+                    if let fresh = try? connect() { client = fresh }
+                }
+            }
         }
 
         var pending: [(transaction: Transaction, sent: UInt64)] = []
@@ -67,8 +107,12 @@ struct LoadBench: ParsableCommand {
         func poll() throws {
             var still: [(Transaction, UInt64)] = []
             for (transaction, sent) in pending {
-                if case .committed = try client.submit(transaction) {
+                if case .committed(let height) = try exchange(until: Node.now() + UInt64(settle) * 1_000, { try $0.submit(transaction) }) {
                     latencies.append(Node.now() - sent)
+                    if let committedFile {
+                        fputs("\(Mempool.id(of: transaction).hex) \(height)\n", committedFile)
+                        fflush(committedFile)
+                    }
                 } else {
                     still.append((transaction, sent))
                 }
@@ -85,7 +129,7 @@ struct LoadBench: ParsableCommand {
                 let transaction = Transaction.signed(
                     .registerPatient(.attested(patient: patient.publicKey.wire, encryptionKey: box, by: organisation, chainID: chainID)),
                     by: patient, nonce: 1, chainID: chainID)
-                switch try client.submit(transaction) {
+                switch try exchange(until: start + UInt64(duration + settle) * 1_000, { try $0.submit(transaction) }) {
                 case .inMempool, .committed:
                     submitted += 1
                     pending.append((transaction, Node.now()))
@@ -95,7 +139,7 @@ struct LoadBench: ParsableCommand {
                 }
                 if pending.count > 50 || Node.now() >= nextReport { try poll() }
                 if every > 0, Node.now() >= nextReport {
-                    let status = try client.status()
+                    let status = try exchange(until: start + UInt64(duration + settle) * 1_000, { try $0.status() })
                     print("\((Node.now() - start) / 1_000) s: \(submitted) admitted, \(latencies.count) committed, \(pending.count) pending, \(rejected) rejected; height \(status.height)")
                     nextReport += UInt64(every) * 1_000
                 }
@@ -112,7 +156,8 @@ struct LoadBench: ParsableCommand {
         func percentile(_ p: Double) -> UInt64 { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         let seconds = Double(Node.now() - start) / 1_000
         print(
-            "load: \(submitted) admitted, \(latencies.count) committed, \(pending.count) lost, \(rejected) rejected in \(Int(seconds.rounded())) s; "
+            "load: \(submitted) admitted, \(latencies.count) committed, \(pending.count) lost, \(rejected) rejected in \(Int(seconds.rounded())) s"
+                + (keepGoing ? ", \(connectionErrors) connection errors; " : "; ")
                 + "commit latency p50 \(percentile(0.5)) ms, p99 \(percentile(0.99)) ms, max \(latencies.last ?? 0) ms")
         if !pending.isEmpty { throw ExitCode(1) }
     }
