@@ -402,3 +402,74 @@ enum OpenSSL {
         return CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0
     }
 }
+
+/// AES-256-GCM decryption under one key for many messages: the cipher context is keyed once and
+/// only the nonce changes per message, so opening a stream of small frames costs the cipher
+/// work and not a context's allocation, provider lookup and key schedule each time (what
+/// `medledger-inspect pcap` needs to open a capture's frames at capture speed).
+///
+/// `EVP_CIPHER_CTX_new`, `EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, NULL)` once; per
+/// message `EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, nonce)`, `EVP_DecryptUpdate` (AAD, then
+/// ciphertext), `EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag)`, `EVP_DecryptFinal_ex`;
+/// `EVP_CIPHER_CTX_free` at the end. Not thread-safe: one per direction of a connection.
+package final class AESGCMDecryptor {
+    private let context: OpaquePointer
+
+    /// - Throws: ``CryptoError`` when the key is not 32 bytes or OpenSSL cannot set up the context.
+    package init(key: [UInt8]) throws {
+        guard key.count == 32 else {
+            throw CryptoError(code: .invalidKeyLength, message: "an AES-256-GCM key is 32 bytes; this one is \(key.count)")
+        }
+        guard let context = EVP_CIPHER_CTX_new() else { throw OpenSSL.failure("EVP_CIPHER_CTX_new") }
+        guard EVP_DecryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nil) == 1 else {
+            EVP_CIPHER_CTX_free(context)
+            throw OpenSSL.failure("EVP_DecryptInit_ex")
+        }
+        self.context = context
+    }
+
+    deinit { EVP_CIPHER_CTX_free(context) }
+
+    /// The plaintext of `ciphertextAndTag` under `nonce` (12 bytes) and `aad`, or nil when it does
+    /// not authenticate (or is shorter than its tag, or OpenSSL fails).
+    package func open(nonce: [UInt8], ciphertextAndTag: [UInt8], aad: [UInt8]) -> [UInt8]? {
+        let tagLength = OpenSSL.gcmTagLength
+        guard nonce.count == 12, ciphertextAndTag.count >= tagLength,
+            EVP_DecryptInit_ex(context, nil, nil, nil, nonce) == 1
+        else { return nil }
+        var written: Int32 = 0
+        guard aad.withUnsafeBufferPointer({ EVP_DecryptUpdate(context, nil, &written, $0.baseAddress, Int32($0.count)) }) == 1 else {
+            OpenSSL.clearErrorQueue()
+            return nil
+        }
+        let count = ciphertextAndTag.count - tagLength
+        var authentic = false
+        let plaintext = ciphertextAndTag.withUnsafeBufferPointer { input -> [UInt8] in
+            [UInt8](unsafeUninitializedCapacity: Swift.max(count, 1)) { output, initialized in
+                initialized = 0
+                var length: Int32 = 0
+                if count > 0 {
+                    guard EVP_DecryptUpdate(context, output.baseAddress, &length, input.baseAddress, Int32(count)) == 1 else { return }
+                }
+                var tag = Array(input[count...])
+                guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), &tag) == 1 else { return }
+                var scratch = (UInt64(0), UInt64(0))
+                var final: Int32 = 0
+                authentic = withUnsafeMutableBytes(of: &scratch) {
+                    EVP_DecryptFinal_ex(context, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &final) == 1
+                }
+                if authentic {
+                    initialized = count
+                } else {
+                    // Unauthenticated plaintext never leaves this call.
+                    output.update(repeating: 0)
+                }
+            }
+        }
+        if !authentic {
+            OpenSSL.clearErrorQueue()
+            return nil
+        }
+        return plaintext
+    }
+}

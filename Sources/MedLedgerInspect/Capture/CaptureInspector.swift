@@ -65,6 +65,19 @@ public final class CaptureInspector {
     struct FlowKey: Hashable {
         var source: CaptureEndpoint
         var destination: CaptureEndpoint
+
+        /// One combine of a cheap mix of both endpoints (equality still compares them whole).
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(Self.mix(source) &* 0x9E37_79B9_7F4A_7C15 ^ Self.mix(destination))
+        }
+
+        @inline(__always)
+        static func mix(_ endpoint: CaptureEndpoint) -> UInt64 {
+            switch endpoint.address {
+            case .v4(let address): UInt64(address) << 16 | UInt64(endpoint.port)
+            case .v6(let high, let low): (high &* 31 ^ low) &* 0xBF58_476D_1CE4_E5B9 ^ UInt64(endpoint.port)
+            }
+        }
     }
 
     private func process(_ packet: CapturedPacket, _ emit: (CaptureRecord) -> Void) {
@@ -114,19 +127,15 @@ public final class CaptureInspector {
         if segment.syn, segment.ack, connection.initiatorSide == nil { connection.initiatorSide = 1 - side }
         let limits = options.reassembly
         var budget = reassemblyBudget
-        // The reassembler is taken out while it delivers, so that delivery may touch the rest of
-        // the direction's state.
-        var reassembler = connection.directions[side].reassembler
-        connection.directions[side].reassembler = TCPDirectionReassembler()
-        if segment.syn, reassembler.nextSequence == nil { connection.directions[side].sawStart = true }
-        let (retransmitted, outOfOrder) = (reassembler.retransmittedSegments, reassembler.outOfOrderSegments)
-        reassembler.add(segment, limits: limits, budget: &budget) { piece in
-            self.deliver(piece, connection: index, side: side, emit)
+        let direction = connection.directions[side]
+        if segment.syn, direction.reassembler.nextSequence == nil { direction.sawStart = true }
+        let (retransmitted, outOfOrder) = (direction.reassembler.retransmittedSegments, direction.reassembler.outOfOrderSegments)
+        direction.reassembler.add(segment, limits: limits, budget: &budget) { piece in
+            self.deliver(piece, connection: connection, side: side, emit)
         }
         reassemblyBudget = budget
-        statistics.retransmittedSegments += reassembler.retransmittedSegments - retransmitted
-        statistics.outOfOrderSegments += reassembler.outOfOrderSegments - outOfOrder
-        connection.directions[side].reassembler = reassembler
+        statistics.retransmittedSegments += direction.reassembler.retransmittedSegments - retransmitted
+        statistics.outOfOrderSegments += direction.reassembler.outOfOrderSegments - outOfOrder
         if segment.rst || segment.fin {
             // Nothing more comes this way (RST: either way); what waits is released.
             close(index, side: side, emit)
@@ -136,59 +145,52 @@ public final class CaptureInspector {
 
     private func close(_ index: Int, side: Int, _ emit: (CaptureRecord) -> Void) {
         let connection = connections[index]
+        let direction = connection.directions[side]
         var budget = reassemblyBudget
-        var reassembler = connection.directions[side].reassembler
-        connection.directions[side].reassembler = TCPDirectionReassembler()
-        reassembler.flush(budget: &budget) { piece in
-            self.deliver(piece, connection: index, side: side, emit)
+        direction.reassembler.flush(budget: &budget) { piece in
+            self.deliver(piece, connection: connection, side: side, emit)
         }
         reassemblyBudget = budget
-        connection.directions[side].reassembler = reassembler
-        if var framer = connection.directions[side].framer {
-            connection.directions[side].framer = nil
-            let held = framer.heldBytes
-            framer.finish { self.framed($0, connection: index, side: side, emit) }
+        if direction.framer != nil {
+            let held = direction.framer!.heldBytes
+            direction.framer!.finish { self.framed($0, connection: connection, side: side, emit) }
             heldPayloadBytes -= held
-            connection.directions[side].framer = StreamFramer(synchronised: false)
-            connection.directions[side].closed = true
+            direction.framer = StreamFramer(synchronised: false)
+            direction.closed = true
         }
     }
 
     // MARK: Streams
 
-    private func deliver(_ piece: StreamPiece, connection index: Int, side: Int, _ emit: (CaptureRecord) -> Void) {
-        let connection = connections[index]
-        if connection.directions[side].framer == nil {
-            let synchronised = connection.directions[side].sawStart
-            connection.directions[side].framer = StreamFramer(synchronised: synchronised)
-            if !synchronised { connection.directions[side].sequenceKnown = false }
+    private func deliver(_ piece: StreamPiece, connection: ConnectionState, side: Int, _ emit: (CaptureRecord) -> Void) {
+        let direction = connection.directions[side]
+        if direction.framer == nil {
+            direction.framer = StreamFramer(synchronised: direction.sawStart)
+            if !direction.sawStart { direction.sequenceKnown = false }
         }
-        var framer = connection.directions[side].framer!
-        connection.directions[side].framer = nil  // keep the framer's buffers uniquely referenced
-        let heldBefore = framer.heldBytes
+        let heldBefore = direction.framer!.heldBytes
         switch piece {
         case .data(let bytes):
             let limit = options.maxHeldPayloadBytes
-            framer.feed(bytes, canHold: { self.heldPayloadBytes + $0 <= limit }) { event in
-                self.framed(event, connection: index, side: side, emit)
+            let held = heldPayloadBytes
+            direction.framer!.feed(bytes, canHold: { held + $0 <= limit }) { event in
+                self.framed(event, connection: connection, side: side, emit)
             }
         case .gap(let count):
             statistics.gaps += 1
             statistics.gapBytes += count
-            let offset = framer.streamOffset
+            let offset = direction.framer!.streamOffset
             if connection.shown, options.filter.showsNotes {
                 note(
                     .gap, connection: connection, side: side, bytes: count, streamOffset: offset,
                     detail: "\(count) bytes of the stream are not in the capture (lost, or cut by the snapshot length)", emit)
             }
-            framer.gap(count) { event in self.framed(event, connection: index, side: side, emit) }
+            direction.framer!.gap(count) { event in self.framed(event, connection: connection, side: side, emit) }
         }
-        heldPayloadBytes += framer.heldBytes - heldBefore
-        connection.directions[side].framer = framer
+        heldPayloadBytes += direction.framer!.heldBytes - heldBefore
     }
 
-    private func framed(_ event: FramerEvent, connection index: Int, side: Int, _ emit: (CaptureRecord) -> Void) {
-        let connection = connections[index]
+    private func framed(_ event: FramerEvent, connection: ConnectionState, side: Int, _ emit: (CaptureRecord) -> Void) {
         switch event {
         case .frame(let header, let headerBytes, let payload, let offset):
             reportResync(connection, side: side, at: offset, emit)
@@ -238,16 +240,14 @@ public final class CaptureInspector {
     ) {
         let content: CaptureMessage.Content
         var sequence: UInt64?
-        var decoded: DecodedFrame?
         if header.flags.contains(.sealed) {
             let direction = connection.directions[side]
             sequence = direction.sequenceKnown ? direction.sealedCount : nil
             if direction.hasKey {
                 switch open(header, headerBytes: headerBytes, payload: payload, connection: connection, side: side) {
                 case .success(let frame, let at):
-                    decoded = frame
                     sequence = at
-                    content = .decoded(MessageSummary.fields(frame.message, messageBytes: frame.messageBytes))
+                    content = .decoded(frame.message, messageBytes: frame.messageBytes)
                     statistics.decryptedFrames += 1
                 case .failure(let error):
                     content = .failed(error)
@@ -269,19 +269,22 @@ public final class CaptureInspector {
         } else {
             do {
                 let frame = try Frame.decodePlaintext(header: header, plaintext: payload)
-                decoded = frame
-                content = .decoded(MessageSummary.fields(frame.message, messageBytes: frame.messageBytes))
+                content = .decoded(frame.message, messageBytes: frame.messageBytes)
             } catch {
                 content = .failed(error)
                 statistics.malformedFrames[error.code.name, default: 0] += 1
             }
         }
-        if let decoded { handshakeStep(decoded.message, connection: connection, side: side, emit) }
+        var heights: [ClosedRange<UInt64>] = []
+        if case .decoded(let message, _) = content {
+            if header.type == .hello { handshakeStep(message, connection: connection, side: side, emit) }
+            if options.filter.height != nil { heights = MessageSummary.heights(message) }
+        }
         if header.type == .auth { connection.directions[side].sentAuth = true }
         if header.type == .disconnect, !connection.established { connection.refusedBy = side }
         message(
             header, offset: offset, sequence: sequence, content: content, connection: connection, side: side,
-            heights: decoded.map { MessageSummary.heights($0.message) } ?? [], emit)
+            heights: heights, emit)
         if header.type == .auth, connection.directions[0].sentAuth, connection.directions[1].sentAuth, !connection.established {
             connection.established = true
             if connection.shown, options.filter.showsNotes {
@@ -300,15 +303,16 @@ public final class CaptureInspector {
     /// Opens a sealed payload at this direction's sequence, or, when framing was lost, at the
     /// first sequence in a window after the last known one that opens it.
     private func open(_ header: FrameHeader, headerBytes: [UInt8], payload: [UInt8], connection: ConnectionState, side: Int) -> Opened {
-        var direction = connection.directions[side]
-        defer { connection.directions[side] = direction }
+        let direction = connection.directions[side]
         let first = direction.sealedCount
         let tries: UInt64 = direction.sequenceKnown ? 1 : options.resyncSequenceWindow
         var lastError: WireError?
+        guard let opener = direction.opener else {
+            return .failure(WireError(.decryptionFailed, layer: .frame, offset: 16, "no key for this direction"))
+        }
         for step in 0..<tries {
-            guard var opener = try? FrameOpener(key: direction.openerKey, nextSequence: first + step) else { break }
             do {
-                let plaintext = try opener.open(payload, header: headerBytes)
+                let plaintext = try opener.open(payload, header: headerBytes, sequence: first + step)
                 direction.sealedCount = first + step + 1
                 direction.sequenceKnown = true
                 do {
@@ -337,8 +341,8 @@ public final class CaptureInspector {
             connection.initiatorSide = side
         }
         if let entry = connection.keys, let initiator = connection.initiatorSide {
-            connection.directions[initiator].openerKey = entry.initiatorToResponder.bytes
-            connection.directions[1 - initiator].openerKey = entry.responderToInitiator.bytes
+            connection.directions[initiator].opener = try? FrameStreamOpener(key: entry.initiatorToResponder.bytes)
+            connection.directions[1 - initiator].opener = try? FrameStreamOpener(key: entry.responderToInitiator.bytes)
             connection.directions[initiator].hasKey = true
             connection.directions[1 - initiator].hasKey = true
         }
@@ -376,13 +380,15 @@ public final class CaptureInspector {
     }
 }
 
-/// One direction of a followed connection.
-struct DirectionState {
+/// One direction of a followed connection (a class: its reassembler and framer are mutated in
+/// place while their callbacks update the rest of it).
+final class DirectionState {
     var reassembler = TCPDirectionReassembler()
     var framer: StreamFramer?
     /// A key for this direction is known (from the key log).
     var hasKey = false
-    var openerKey: [UInt8] = []
+    /// Opens this direction's sealed frames (MedLedgerWire's, keyed once).
+    var opener: FrameStreamOpener?
     /// Sealed frames seen so far in this direction: the next one's sequence, while known.
     var sealedCount: UInt64 = 0
     var sequenceKnown = true
@@ -401,7 +407,7 @@ final class ConnectionState {
     let b: CaptureEndpoint
     /// Whether the filter shows it.
     let shown: Bool
-    var directions = [DirectionState(), DirectionState()]
+    let directions = [DirectionState(), DirectionState()]
     /// 0 when `a` initiated, 1 when `b` did.
     var initiatorSide: Int?
     var channel: Channel?

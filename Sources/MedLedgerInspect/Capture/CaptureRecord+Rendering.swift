@@ -30,8 +30,8 @@ extension CaptureMessage {
         line += " \(wireBytes) B"
         if !header.flags.isEmpty { line += " [" + header.flags.names.joined(separator: ",") + "]" }
         switch content {
-        case .decoded(let fields):
-            for (key, value) in fields { line += " " + key + "=" + CaptureMessage.short(value) }
+        case .decoded:
+            for (key, value) in fields ?? [] { line += " " + key + "=" + CaptureMessage.short(value) }
         case .sealed(let reason):
             line += " (sealed: \(reason))"
         case .incomplete(let missing):
@@ -52,8 +52,8 @@ extension CaptureMessage {
             ("wire_bytes", .int(wireBytes)), ("stream_offset", .int(streamOffset)),
         ]
         switch content {
-        case .decoded(let fields):
-            members.append(("message", .object(fields)))
+        case .decoded:
+            members.append(("message", .object(fields ?? [])))
         case .sealed(let reason):
             members.append(("message", .null))
             members.append(("sealed", .string(reason)))

@@ -35,8 +35,9 @@ public struct CaptureFilter: Sendable {
 public struct CaptureMessage: Sendable {
     /// What could be made of the payload.
     public enum Content: Sendable {
-        /// Opened (if sealed) and decoded: the message's key fields.
-        case decoded([(String, JSONValue)])
+        /// Opened (if sealed) and decoded: the message and its canonical bytes (``fields`` gives
+        /// its key fields).
+        case decoded(Message, messageBytes: [UInt8])
         /// Sealed, and no key for it (no key log, the connection is not in it, or its handshake
         /// is not in the capture).
         case sealed(reason: String)
@@ -64,6 +65,13 @@ public struct CaptureMessage: Sendable {
     public var content: Content
     /// Heights the message is about (for the filter).
     var heights: [ClosedRange<UInt64>] = []
+
+    /// The decoded message's key fields (heights, rounds, hashes, ids, kinds), computed when asked
+    /// for; nil when the payload was not decoded.
+    public var fields: [(String, JSONValue)]? {
+        guard case .decoded(let message, let bytes) = content else { return nil }
+        return MessageSummary.fields(message, messageBytes: bytes)
+    }
 
     /// Header plus payload, as on the wire.
     public var wireBytes: Int { WireLimits.headerSize + Int(header.length) }

@@ -38,7 +38,13 @@ public struct CaptureStatistics: Sendable {
     public var unfollowedPackets = 0
     public var retransmittedSegments = 0
     public var outOfOrderSegments = 0
-    public var byType: [MessageType: Tally] = [:]
+    /// Messages by type code (a flat table: this is counted for every frame).
+    private var tallies = [Tally](repeating: Tally(), count: 256)
+    public var byType: [MessageType: Tally] {
+        var result: [MessageType: Tally] = [:]
+        for type in MessageType.allCases where tallies[Int(type.rawValue)].messages > 0 { result[type] = tallies[Int(type.rawValue)] }
+        return result
+    }
     public var connections: [Connection] = []
     /// Malformed frames and payloads by WIRE.md error name.
     public var malformedFrames: [String: Int] = [:]
@@ -54,13 +60,14 @@ public struct CaptureStatistics: Sendable {
     public init() {}
 
     mutating func count(_ message: CaptureMessage) {
-        byType[message.header.type, default: Tally()].messages += 1
-        byType[message.header.type, default: Tally()].bytes += message.wireBytes
+        let code = Int(message.header.type.rawValue)
+        tallies[code].messages += 1
+        tallies[code].bytes += message.wireBytes
     }
 
     /// Every message counted.
     public var total: Tally {
-        byType.values.reduce(into: Tally()) {
+        tallies.reduce(into: Tally()) {
             $0.messages += $1.messages
             $0.bytes += $1.bytes
         }
