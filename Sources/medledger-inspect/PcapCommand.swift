@@ -68,12 +68,20 @@ struct PcapCommand: ParsableCommand {
             Self.fail("cannot open \(file): \(String(cString: strerror(errno)))", status: 2)
         }
         defer { if !live { close(fd) } }
-        var output = OutputBuffer()
+        let output = OutputBuffer()
         let printRecords = !stats
         let asJSON = json
         let emit: (CaptureRecord) -> Void = { record in
             guard printRecords else { return }
             output.append(asJSON ? record.json.description : record.text)
+        }
+        // A file is read on this thread and decoded on a second one; standard input is decoded as
+        // it arrives, so that each packet's lines are printed at once.
+        if !live {
+            inspector.startPipeline { record in
+                emit(record)
+                output.flushIfLarge()
+            }
         }
         var chunk = [UInt8](repeating: 0, count: live ? 65_536 : 4 * 1024 * 1024)
         var failure: CaptureError?
@@ -91,7 +99,7 @@ struct PcapCommand: ParsableCommand {
                 failure = error
                 break reading
             }
-            if live { output.flush() } else { output.flushIfLarge() }
+            if live { output.flush() }
         }
         do {
             try inspector.finish(emit)
@@ -163,20 +171,21 @@ struct PcapCommand: ParsableCommand {
     }
 }
 
-/// Lines collected and written to standard output with few `write(2)` calls.
-struct OutputBuffer {
+/// Lines collected and written to standard output with few `write(2)` calls. Used by one thread
+/// at a time: the decoding thread while a file is read, this one after.
+final class OutputBuffer {
     private var bytes: [UInt8] = []
 
-    mutating func append(_ line: String) {
+    func append(_ line: String) {
         bytes.append(contentsOf: line.utf8)
         bytes.append(0x0A)
     }
 
-    mutating func flushIfLarge() {
+    func flushIfLarge() {
         if bytes.count >= 256 * 1024 { flush() }
     }
 
-    mutating func flush() {
+    func flush() {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }

@@ -57,6 +57,28 @@ struct CaptureRealTrafficTests {
         #expect(pcap.lines == pcapng.lines)
     }
 
+    @Test("decoding on a second thread (how the command reads a file) gives the same records and counts")
+    func pipelined() throws {
+        for name in ["cluster.pcap", "cluster.pcapng"] {
+            let bytes = try CaptureFixtures.bytes(name)
+            var options = CaptureOptions()
+            options.keyLog = try KeyLog.parse(try CaptureFixtures.text("cluster.keylog"))
+            let inspector = CaptureInspector(options: options)
+            final class Lines: @unchecked Sendable { var lines: [String] = [] }
+            let collected = Lines()
+            inspector.startPipeline { collected.lines.append($0.text) }
+            var index = 0
+            while index < bytes.count {
+                try inspector.feed(bytes[index..<min(index + 4096, bytes.count)]) { _ in Issue.record("emit is not used when pipelined") }
+                index += 4096
+            }
+            try inspector.finish { _ in Issue.record("emit is not used when pipelined") }
+            let direct = try Self.run(name)
+            #expect(collected.lines == direct.lines)
+            #expect(inspector.statistics.text == direct.statistics.text)
+        }
+    }
+
     @Test("the key fields of the real traffic (golden)")
     func golden() throws {
         let result = try Self.run("cluster.pcap")

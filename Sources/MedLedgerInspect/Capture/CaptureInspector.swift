@@ -1,3 +1,4 @@
+import Dispatch
 import MedLedgerWire
 
 /// How the inspector reads a capture.
@@ -29,9 +30,18 @@ public final class CaptureInspector {
     private var reassemblyBudget: Int
     private var heldPayloadBytes = 0
     private var connectionLimitNoted = false
-    public private(set) var statistics = CaptureStatistics()
-    /// The packet being processed (for records' time and number).
+    /// What the reading side counts (packets, segments, gaps) and what the decoding side counts
+    /// (messages, frames, handshakes): two values, so the two sides never write the same one.
+    private var reading = CaptureStatistics()
+    private var decoding = CaptureStatistics()
+    /// The packet being read (for notes' time and number).
     private var current = (timestamp: Int64(0), number: 0)
+    /// The packet that completed the frame being decoded.
+    private var decodingCurrent = (timestamp: Int64(0), number: 0)
+    private var pipeline: Pipeline?
+
+    /// Everything counted so far (complete once ``finish(_:)`` returned).
+    public var statistics: CaptureStatistics { decoding.merging(reading: reading) }
 
     public init(options: CaptureOptions = CaptureOptions()) {
         self.options = options
@@ -41,10 +51,18 @@ public final class CaptureInspector {
     /// The capture format, once its header was read.
     public var format: CaptureReader.Format? { reader.format }
 
+    /// Decodes frames on a second thread from now on, while this one reads, reassembles and cuts
+    /// frames: records go to `output`, on that thread, in capture order, and the `emit` closures
+    /// given to ``feed(_:_:)`` and ``finish(_:)`` are not called. For reading a file at speed;
+    /// call it before the first ``feed(_:_:)``.
+    public func startPipeline(output: @escaping (CaptureRecord) -> Void) {
+        pipeline = Pipeline(output: output)
+    }
+
     /// Reads more of the capture; `emit` gets every record these bytes complete.
     public func feed<C: Collection>(_ bytes: C, _ emit: (CaptureRecord) -> Void) throws(CaptureError) where C.Element == UInt8 {
         reader.append(bytes)
-        statistics.captureBytes = reader.bytesRead
+        reading.captureBytes = reader.bytesRead
         while let packet = try reader.next() {
             process(packet, emit)
         }
@@ -56,7 +74,11 @@ public final class CaptureInspector {
         for index in connections.indices {
             for side in 0..<2 { close(index, side: side, emit) }
         }
-        statistics.connections = connections.map(\.summary)
+        if let pipeline {
+            submit(pipeline)
+            pipeline.queue.sync {}
+        }
+        decoding.connections = connections.map(\.summary)
         try reader.finish()
     }
 
@@ -81,16 +103,16 @@ public final class CaptureInspector {
     }
 
     private func process(_ packet: CapturedPacket, _ emit: (CaptureRecord) -> Void) {
-        statistics.packets += 1
+        reading.packets += 1
         current = (packet.timestamp, packet.number)
         switch PacketDecoding.decode(packet) {
         case .ignored:
-            statistics.ignoredPackets += 1
+            reading.ignoredPackets += 1
         case .note(let detail):
-            statistics.unfollowedPackets += 1
-            note(.packet, detail: detail, emit)
+            reading.unfollowedPackets += 1
+            dispatch(.note(makeNote(.packet, detail: detail)), emit)
         case .tcp(let segment):
-            statistics.tcpSegments += 1
+            reading.tcpSegments += 1
             segmentArrived(segment, emit)
         }
     }
@@ -107,10 +129,10 @@ public final class CaptureInspector {
         }
         if found == nil {
             guard connections.count < options.maxConnections else {
-                statistics.unfollowedPackets += 1
+                reading.unfollowedPackets += 1
                 if !connectionLimitNoted {
                     connectionLimitNoted = true
-                    note(.limit, detail: "more than \(options.maxConnections) connections: later ones are not followed", emit)
+                    dispatch(.note(makeNote(.limit, detail: "more than \(options.maxConnections) connections: later ones are not followed")), emit)
                 }
                 return
             }
@@ -123,8 +145,7 @@ public final class CaptureInspector {
         }
         let (index, side) = found!
         let connection = connections[index]
-        if segment.syn, !segment.ack, connection.initiatorSide == nil { connection.initiatorSide = side }
-        if segment.syn, segment.ack, connection.initiatorSide == nil { connection.initiatorSide = 1 - side }
+        if segment.syn { dispatch(.syn(connection, side: side, acknowledging: segment.ack), emit) }
         let limits = options.reassembly
         var budget = reassemblyBudget
         let direction = connection.directions[side]
@@ -134,8 +155,8 @@ public final class CaptureInspector {
             self.deliver(piece, connection: connection, side: side, emit)
         }
         reassemblyBudget = budget
-        statistics.retransmittedSegments += direction.reassembler.retransmittedSegments - retransmitted
-        statistics.outOfOrderSegments += direction.reassembler.outOfOrderSegments - outOfOrder
+        reading.retransmittedSegments += direction.reassembler.retransmittedSegments - retransmitted
+        reading.outOfOrderSegments += direction.reassembler.outOfOrderSegments - outOfOrder
         if segment.rst || segment.fin {
             // Nothing more comes this way (RST: either way); what waits is released.
             close(index, side: side, emit)
@@ -153,7 +174,7 @@ public final class CaptureInspector {
         reassemblyBudget = budget
         if direction.framer != nil {
             let held = direction.framer!.heldBytes
-            direction.framer!.finish { self.framed($0, connection: connection, side: side, emit) }
+            direction.framer!.finish { self.dispatchFramed($0, connection, side, emit) }
             heldPayloadBytes -= held
             direction.framer = StreamFramer(synchronised: false)
             direction.closed = true
@@ -166,7 +187,8 @@ public final class CaptureInspector {
         let direction = connection.directions[side]
         if direction.framer == nil {
             direction.framer = StreamFramer(synchronised: direction.sawStart)
-            if !direction.sawStart { direction.sequenceKnown = false }
+            // Joined mid-stream: the frame count of this direction is not known.
+            if !direction.sawStart { dispatchFramed(.lostSync, connection, side, emit) }
         }
         let heldBefore = direction.framer!.heldBytes
         switch piece {
@@ -174,18 +196,19 @@ public final class CaptureInspector {
             let limit = options.maxHeldPayloadBytes
             let held = heldPayloadBytes
             direction.framer!.feed(bytes, canHold: { held + $0 <= limit }) { event in
-                self.framed(event, connection: connection, side: side, emit)
+                self.dispatchFramed(event, connection, side, emit)
             }
         case .gap(let count):
-            statistics.gaps += 1
-            statistics.gapBytes += count
+            reading.gaps += 1
+            reading.gapBytes += count
             let offset = direction.framer!.streamOffset
             if connection.shown, options.filter.showsNotes {
-                note(
+                let note = makeNote(
                     .gap, connection: connection, side: side, bytes: count, streamOffset: offset,
-                    detail: "\(count) bytes of the stream are not in the capture (lost, or cut by the snapshot length)", emit)
+                    detail: "\(count) bytes of the stream are not in the capture (lost, or cut by the snapshot length)")
+                dispatch(.note(note), emit)
             }
-            direction.framer!.gap(count) { event in self.framed(event, connection: connection, side: side, emit) }
+            direction.framer!.gap(count) { event in self.dispatchFramed(event, connection, side, emit) }
         }
         heldPayloadBytes += direction.framer!.heldBytes - heldBefore
     }
@@ -202,18 +225,18 @@ public final class CaptureInspector {
                 sequence = connection.directions[side].sequenceKnown ? connection.directions[side].sealedCount : nil
                 connection.directions[side].sealedCount += 1
             }
-            statistics.incompleteFrames += 1
+            decoding.incompleteFrames += 1
             message(header, offset: offset, sequence: sequence, content: .incomplete(missing: missing), connection: connection, side: side, emit)
         case .malformed(let error, let offset):
-            statistics.malformedFrames[error.code.name, default: 0] += 1
+            decoding.malformedFrames[error.code.name, default: 0] += 1
             connection.malformedFrames += 1
             if connection.shown, options.filter.showsNotes {
-                note(
+                emitNote(
                     .malformedFrame, connection: connection, side: side, streamOffset: offset, error: error.code.name,
                     detail: "\(error.code.name) at frame offset \(error.offset): \(error.detail); looking for the next frame", emit)
             }
         case .skipped(let count, _):
-            statistics.skippedBytes += count
+            decoding.skippedBytes += count
             connection.directions[side].skippedSinceSync += count
         case .lostSync:
             connection.directions[side].sequenceKnown = false
@@ -224,9 +247,9 @@ public final class CaptureInspector {
         let skipped = connection.directions[side].skippedSinceSync
         guard skipped > 0 else { return }
         connection.directions[side].skippedSinceSync = 0
-        statistics.resyncs += 1
+        decoding.resyncs += 1
         if connection.shown, options.filter.showsNotes {
-            note(
+            emitNote(
                 .resync, connection: connection, side: side, bytes: skipped, streamOffset: offset,
                 detail: "found a frame again after skipping \(skipped) bytes", emit)
         }
@@ -248,14 +271,14 @@ public final class CaptureInspector {
                 case .success(let frame, let at):
                     sequence = at
                     content = .decoded(frame.message, messageBytes: frame.messageBytes)
-                    statistics.decryptedFrames += 1
+                    decoding.decryptedFrames += 1
                 case .failure(let error):
                     content = .failed(error)
-                    statistics.malformedFrames[error.code.name, default: 0] += 1
+                    decoding.malformedFrames[error.code.name, default: 0] += 1
                     if error.code == .decryptionFailed {
-                        statistics.decryptionFailures += 1
+                        decoding.decryptionFailures += 1
                         if connection.shown, options.filter.showsNotes {
-                            note(
+                            emitNote(
                                 .decryptionFailed, connection: connection, side: side, streamOffset: offset, error: error.code.name,
                                 detail: error.detail, emit)
                         }
@@ -263,7 +286,7 @@ public final class CaptureInspector {
                 }
             } else {
                 connection.directions[side].sealedCount += 1
-                statistics.sealedUnopened += 1
+                decoding.sealedUnopened += 1
                 content = .sealed(reason: connection.keyReason)
             }
         } else {
@@ -272,7 +295,7 @@ public final class CaptureInspector {
                 content = .decoded(frame.message, messageBytes: frame.messageBytes)
             } catch {
                 content = .failed(error)
-                statistics.malformedFrames[error.code.name, default: 0] += 1
+                decoding.malformedFrames[error.code.name, default: 0] += 1
             }
         }
         var heights: [ClosedRange<UInt64>] = []
@@ -290,7 +313,7 @@ public final class CaptureInspector {
             if connection.shown, options.filter.showsNotes {
                 let keys = connection.keys != nil ? "keys from the key log" : "no keys for it"
                 let initiator = connection.initiatorSide.map { connection.endpoint($0).description } ?? "unknown"
-                note(.handshake, connection: connection, side: side, detail: "established (initiator \(initiator), \(keys))", emit)
+                emitNote(.handshake, connection: connection, side: side, detail: "established (initiator \(initiator), \(keys))", emit)
             }
         }
     }
@@ -358,25 +381,110 @@ public final class CaptureInspector {
         if let height = filter.height, !heights.contains(where: { $0.contains(height) }) { return }
         let direction = connection.initiatorSide.map { $0 == side ? Direction.initiatorToResponder : .responderToInitiator }
         let record = CaptureMessage(
-            timestamp: current.timestamp, packet: current.number, connection: connection.id, source: connection.endpoint(side),
+            timestamp: decodingCurrent.timestamp, packet: decodingCurrent.number, connection: connection.id, source: connection.endpoint(side),
             destination: connection.endpoint(1 - side), direction: direction, sequence: sequence, header: header, streamOffset: offset,
             content: content, heights: heights)
-        statistics.count(record)
+        decoding.count(record)
         connection.messages += 1
         connection.bytes += record.wireBytes
         emit(.message(record))
     }
 
-    private func note(
+    private func makeNote(
+        _ kind: CaptureNote.Kind, connection: ConnectionState? = nil, side: Int = 0, bytes: Int? = nil, streamOffset: Int? = nil,
+        error: String? = nil, detail: String, at time: (timestamp: Int64, number: Int)? = nil
+    ) -> CaptureNote {
+        let time = time ?? current
+        return CaptureNote(
+            timestamp: time.timestamp, packet: time.number, kind: kind, connection: connection?.id,
+            source: connection?.endpoint(side), destination: connection.map { $0.endpoint(1 - side) }, bytes: bytes,
+            streamOffset: streamOffset, error: error, detail: detail)
+    }
+
+    /// A note from the decoding side, at the time of the frame being decoded.
+    private func emitNote(
         _ kind: CaptureNote.Kind, connection: ConnectionState? = nil, side: Int = 0, bytes: Int? = nil, streamOffset: Int? = nil,
         error: String? = nil, detail: String, _ emit: (CaptureRecord) -> Void
     ) {
         emit(
             .note(
-                CaptureNote(
-                    timestamp: current.timestamp, packet: current.number, kind: kind, connection: connection?.id,
-                    source: connection?.endpoint(side), destination: connection.map { $0.endpoint(1 - side) }, bytes: bytes,
-                    streamOffset: streamOffset, error: error, detail: detail)))
+                makeNote(
+                    kind, connection: connection, side: side, bytes: bytes, streamOffset: streamOffset, error: error, detail: detail,
+                    at: decodingCurrent)))
+    }
+
+    // MARK: Pipeline
+
+    /// Work for the decoding side, in capture order.
+    enum Item {
+        case framed(FramerEvent, ConnectionState, side: Int, timestamp: Int64, packet: Int)
+        case note(CaptureNote)
+        /// A SYN (or SYN-ACK) says who initiated.
+        case syn(ConnectionState, side: Int, acknowledging: Bool)
+    }
+
+    /// The decoding thread: batches of items, at most `slots` of them in flight.
+    final class Pipeline: @unchecked Sendable {
+        let queue = DispatchQueue(label: "medledger-inspect.capture-decoding")
+        let slots = DispatchSemaphore(value: 4)
+        let output: (CaptureRecord) -> Void
+        var batch: [Item] = []
+        var batchBytes = 0
+
+        init(output: @escaping (CaptureRecord) -> Void) {
+            self.output = output
+            batch.reserveCapacity(Self.batchItems)
+        }
+
+        static let batchItems = 1024
+        static let batchBytes = 4 * 1024 * 1024
+    }
+
+    /// Carries the inspector to the decoding thread, which alone touches the decoding state.
+    private struct Handoff: @unchecked Sendable {
+        let inspector: CaptureInspector
+        let items: [Item]
+    }
+
+    @inline(__always)
+    private func dispatchFramed(_ event: FramerEvent, _ connection: ConnectionState, _ side: Int, _ emit: (CaptureRecord) -> Void) {
+        dispatch(.framed(event, connection, side: side, timestamp: current.timestamp, packet: current.number), emit)
+    }
+
+    private func dispatch(_ item: Item, _ emit: (CaptureRecord) -> Void) {
+        guard let pipeline else {
+            handle(item, emit)
+            return
+        }
+        if case .framed(.frame(_, _, let payload, _), _, _, _, _) = item { pipeline.batchBytes += payload.count }
+        pipeline.batch.append(item)
+        if pipeline.batch.count >= Pipeline.batchItems || pipeline.batchBytes >= Pipeline.batchBytes { submit(pipeline) }
+    }
+
+    private func submit(_ pipeline: Pipeline) {
+        guard !pipeline.batch.isEmpty else { return }
+        let handoff = Handoff(inspector: self, items: pipeline.batch)
+        pipeline.batch = []
+        pipeline.batch.reserveCapacity(Pipeline.batchItems)
+        pipeline.batchBytes = 0
+        pipeline.slots.wait()
+        pipeline.queue.async {
+            for item in handoff.items { handoff.inspector.handle(item, pipeline.output) }
+            pipeline.slots.signal()
+        }
+    }
+
+    /// The decoding side: frames, notes and handshakes, in capture order.
+    private func handle(_ item: Item, _ emit: (CaptureRecord) -> Void) {
+        switch item {
+        case .framed(let event, let connection, let side, let timestamp, let packet):
+            decodingCurrent = (timestamp, packet)
+            framed(event, connection: connection, side: side, emit)
+        case .note(let note):
+            emit(.note(note))
+        case .syn(let connection, let side, let acknowledging):
+            if connection.initiatorSide == nil { connection.initiatorSide = acknowledging ? 1 - side : side }
+        }
     }
 }
 

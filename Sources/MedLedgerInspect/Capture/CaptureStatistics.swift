@@ -59,6 +59,21 @@ public struct CaptureStatistics: Sendable {
 
     public init() {}
 
+    /// These decoding counts with the reading side's: bytes, packets, segments, gaps.
+    func merging(reading: CaptureStatistics) -> CaptureStatistics {
+        var merged = self
+        merged.captureBytes = reading.captureBytes
+        merged.packets = reading.packets
+        merged.tcpSegments = reading.tcpSegments
+        merged.ignoredPackets = reading.ignoredPackets
+        merged.unfollowedPackets = reading.unfollowedPackets
+        merged.retransmittedSegments = reading.retransmittedSegments
+        merged.outOfOrderSegments = reading.outOfOrderSegments
+        merged.gaps = reading.gaps
+        merged.gapBytes = reading.gapBytes
+        return merged
+    }
+
     mutating func count(_ message: CaptureMessage) {
         let code = Int(message.header.type.rawValue)
         tallies[code].messages += 1
