@@ -152,14 +152,32 @@ public final class Node: @unchecked Sendable {
         if report.tornTail != nil || (report.indexRebuilt && report.lastHeight > 0) { logger.warning("log recovered", metadata: ["report": "\(report)"]) }
         var state = try LedgerState(genesis: options.genesis)
         var last: CommittedBlock?
+        // The recent commits again, so that a client resubmitting after a restart of this node
+        // still learns that its transaction committed (rather than a refusal as a duplicate).
+        var remembered: [Bytes32: UInt64] = [:]
+        var rememberedOrder: [Bytes32] = []
         if log.lastHeight > 0 {
             for height in 1...log.lastHeight {
                 let block = try log.read(height: height)
                 try state.validators.verify(block.commit, height: height, blockHash: block.block.header.hash, chainID: chainID)
                 state = try state.applying(block.block)
                 last = block
+                for transaction in block.block.transactions {
+                    let id = Mempool.id(of: transaction)
+                    if remembered.updateValue(height, forKey: id) == nil { rememberedOrder.append(id) }
+                }
+                if rememberedOrder.count > 2 * Self.rememberedCommits {
+                    for id in rememberedOrder.prefix(rememberedOrder.count - Self.rememberedCommits) { remembered[id] = nil }
+                    rememberedOrder.removeFirst(rememberedOrder.count - Self.rememberedCommits)
+                }
             }
         }
+        if rememberedOrder.count > Self.rememberedCommits {
+            for id in rememberedOrder.prefix(rememberedOrder.count - Self.rememberedCommits) { remembered[id] = nil }
+            rememberedOrder.removeFirst(rememberedOrder.count - Self.rememberedCommits)
+        }
+        committedTransactions = remembered
+        committedOrder = rememberedOrder
         self.state = state
         lastBlock = last
         signerFile = SignerStateFile(directory: options.dataDirectory)
