@@ -4,10 +4,13 @@
 #   docker build -t medledger-inspector --target inspector .
 #
 # Stage 1 builds medledger and medledger-inspect with Tools/build, the same release build and flags
-# as CI, on the official Swift image; the Swift runtime is linked in statically, so stage 2 needs
-# only Debian slim with the system libraries behind CZlib and COpenSSL.
+# as CI, on the official Swift image (6.3, CI's toolchain; at least 6.2, which swift-metrics and
+# swift-prometheus need: --build-arg SWIFT_IMAGE=swift:6.2-bookworm); the Swift runtime is linked
+# in statically, so stage 2 needs only Debian slim with the system libraries behind CZlib and
+# COpenSSL.
 
-FROM swift:6.2-bookworm AS build
+ARG SWIFT_IMAGE=swift:6.3-bookworm
+FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends zlib1g-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
