@@ -73,7 +73,7 @@ struct PcapCommand: ParsableCommand {
         let asJSON = json
         let emit: (CaptureRecord) -> Void = { record in
             guard printRecords else { return }
-            output.append(asJSON ? record.json.description : record.text)
+            if asJSON { output.appendJSON(record.json) } else { output.append(record.text) }
         }
         // A file is read on this thread and decoded on a second one; standard input is decoded as
         // it arrives, so that each packet's lines are printed at once.
@@ -178,6 +178,11 @@ final class OutputBuffer {
 
     func append(_ line: String) {
         bytes.append(contentsOf: line.utf8)
+        bytes.append(0x0A)
+    }
+
+    func appendJSON(_ value: JSONValue) {
+        value.appendCompactUTF8(to: &bytes)
         bytes.append(0x0A)
     }
 

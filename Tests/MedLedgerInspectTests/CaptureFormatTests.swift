@@ -50,7 +50,18 @@ struct CaptureFormatTests {
             Self.capture(TCPConversationBuilder(), link: .sll2, format: .pcapng(bigEndian: false)), keyLog: Self.conversation.keyLogLine,
             json: true)
         try CaptureFixtures.check(result.lines, "golden-keys.jsonl")
-        for line in result.lines { _ = try JSONValue(parsing: line) }
+        for line in result.lines {
+            let value = try JSONValue(parsing: line)
+            // The command's byte writer prints exactly what `description` prints.
+            var bytes: [UInt8] = []
+            value.appendCompactUTF8(to: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == line)
+        }
+        for text in ["plain", "quote \" back \\ nl \n cr \r tab \t bell \u{07} é ✓", ""] {
+            var bytes: [UInt8] = []
+            JSONValue.string(text).appendCompactUTF8(to: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == JSONValue.string(text).description)
+        }
     }
 
     @Test("fed one byte at a time, or all at once, the output is the same")
