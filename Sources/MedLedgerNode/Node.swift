@@ -202,9 +202,9 @@ public final class Node: @unchecked Sendable {
             chainID: options.genesis.chainID, nodeKey: options.nodeKey, admittedPeerKeys: Set(genesisKeys).union(options.observers))
         configuration.keyLog = options.keyLog
         // Validators are few and a missing one costs the network its quorum: redial them at
-        // least every 4 s (not the transport's 30 s), so that a healed partition commits again
+        // least every 2 s (not the transport's 30 s), so that a healed partition commits again
         // within seconds (README, Operating a facility node: faults the cluster survives).
-        configuration.redialBackoff.maximum = .seconds(4)
+        configuration.redialBackoff.maximum = .seconds(2)
         options.transport?(&configuration)
         transport = try Transport(configuration: configuration, logger: logger) { [weak self] event in
             guard let self else { return }
