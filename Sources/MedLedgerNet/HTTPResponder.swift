@@ -104,7 +104,10 @@ public final class HTTPResponder: @unchecked Sendable {
             do {
                 accepted = try Syscall.accept(fd)
             } catch {
+                // Out of descriptors: stop accepting for a moment instead of spinning.
                 logger.warning("metrics listener cannot accept", metadata: ["error": "\(error)"])
+                source.suspend()
+                queue.asyncAfter(deadline: .now() + .milliseconds(100)) { self.source.resume() }
                 return
             }
             guard let (client, _) = accepted else { return }
