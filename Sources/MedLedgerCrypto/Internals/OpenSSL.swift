@@ -432,10 +432,10 @@ package final class AESGCMDecryptor {
 
     /// The plaintext of `ciphertextAndTag` under `nonce` (12 bytes) and `aad`, or nil when it does
     /// not authenticate (or is shorter than its tag, or OpenSSL fails).
-    package func open(nonce: [UInt8], ciphertextAndTag: [UInt8], aad: [UInt8]) -> [UInt8]? {
+    package func open(nonce: UnsafeRawBufferPointer, ciphertextAndTag: [UInt8], aad: [UInt8]) -> [UInt8]? {
         let tagLength = OpenSSL.gcmTagLength
         guard nonce.count == 12, ciphertextAndTag.count >= tagLength,
-            EVP_DecryptInit_ex(context, nil, nil, nil, nonce) == 1
+            EVP_DecryptInit_ex(context, nil, nil, nil, nonce.baseAddress!.assumingMemoryBound(to: UInt8.self)) == 1
         else { return nil }
         var written: Int32 = 0
         guard aad.withUnsafeBufferPointer({ EVP_DecryptUpdate(context, nil, &written, $0.baseAddress, Int32($0.count)) }) == 1 else {
@@ -451,8 +451,9 @@ package final class AESGCMDecryptor {
                 if count > 0 {
                     guard EVP_DecryptUpdate(context, output.baseAddress, &length, input.baseAddress, Int32(count)) == 1 else { return }
                 }
-                var tag = Array(input[count...])
-                guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), &tag) == 1 else { return }
+                // OpenSSL copies the tag in; it does not write through the pointer.
+                let tag = UnsafeMutableRawPointer(mutating: input.baseAddress! + count)
+                guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), tag) == 1 else { return }
                 var scratch = (UInt64(0), UInt64(0))
                 var final: Int32 = 0
                 authentic = withUnsafeMutableBytes(of: &scratch) {

@@ -15,9 +15,10 @@ package final class FrameStreamOpener {
     ///
     /// Errors are `decryption_failed` in the frame layer at offset 16.
     package func open(_ sealed: [UInt8], header: [UInt8], sequence: UInt64) throws(WireError) -> [UInt8] {
-        guard sequence < WireLimits.maxSealedFramesPerKey,
-            let plaintext = decryptor.open(nonce: sealNonce(sequence: sequence), ciphertextAndTag: sealed, aad: header)
-        else {
+        // The nonce of sealNonce(sequence:), built on the stack: four zero bytes, then the sequence.
+        var nonce = (UInt32(0), UInt32(truncatingIfNeeded: sequence >> 32).bigEndian, UInt32(truncatingIfNeeded: sequence).bigEndian)
+        let opened = withUnsafeBytes(of: &nonce) { decryptor.open(nonce: $0, ciphertextAndTag: sealed, aad: header) }
+        guard sequence < WireLimits.maxSealedFramesPerKey, let plaintext = opened else {
             throw WireError(
                 .decryptionFailed, layer: .frame, offset: WireLimits.headerSize,
                 "the sealed payload does not open with this direction's key at sequence \(sequence): tampered, replayed, reordered or the wrong key")
