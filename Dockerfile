@@ -17,6 +17,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY Package.swift ./
 COPY Sources ./Sources
+# The manifest names the test targets, and SwiftPM wants their folders to exist (nothing in them is built).
+COPY Tests ./Tests
 COPY Tools/build ./Tools/build
 RUN Tools/build --static-swift-stdlib \
     && mkdir -p /out \
