@@ -171,6 +171,26 @@ struct CaptureReassemblyTests {
         #expect(result.statistics.decryptedFrames == Self.conversation.frames.count - 2)
     }
 
+    @Test("with wrong keys and the frame count lost, the sequence search gives up after a few frames")
+    func sequenceSearchGivesUp() {
+        var conversation = SyntheticConversation(seed: 9)
+        for index in 0..<40 { conversation.send(.ping(Ping(nonce: UInt64(index))), from: .initiator) }
+        // The key log line with its two keys swapped: the nonce matches, no frame opens.
+        let fields = conversation.keyLogLine.split(separator: " ")
+        let wrong = [fields[0], fields[1], fields[3], fields[2]].joined(separator: " ")
+        let builder = TCPConversationBuilder()
+        var segments = builder.segments(conversation)
+        // Lose the segment with the fifth ping's header: the count is lost with the framing.
+        segments.remove(at: 12)
+        let bytes = CaptureWriter.pcap(builder.packets(segments, link: .ethernet), linkType: 1, bigEndian: false, nanoseconds: false)
+        let result = inspect(bytes, keyLog: wrong)
+        #expect(result.error == nil)
+        #expect(result.statistics.decryptedFrames == 0)
+        #expect(result.statistics.decryptionFailures == 2 + 5 + CaptureInspector.maxSequenceSearches)
+        #expect(result.statistics.sealedUnopened > 20)
+        #expect(result.lines.contains { $0.contains("the frame count was lost in a gap and not found again") })
+    }
+
     func crc32(_ bytes: [UInt8]) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         for byte in bytes {

@@ -318,6 +318,10 @@ public final class CaptureInspector {
         }
     }
 
+    /// Windows of sequences tried in one direction, after framing was lost, before giving up on
+    /// opening its frames.
+    public static let maxSequenceSearches = 8
+
     private enum Opened {
         case success(DecodedFrame, sequence: UInt64)
         case failure(WireError)
@@ -338,6 +342,7 @@ public final class CaptureInspector {
                 let plaintext = try opener.open(payload, header: headerBytes, sequence: first + step)
                 direction.sealedCount = first + step + 1
                 direction.sequenceKnown = true
+                direction.failedSearches = 0
                 do {
                     return .success(try Frame.decodePlaintext(header: header, plaintext: plaintext), sequence: first + step)
                 } catch {
@@ -347,7 +352,17 @@ public final class CaptureInspector {
                 lastError = error
             }
         }
-        if direction.sequenceKnown { direction.sealedCount += 1 }
+        if direction.sequenceKnown {
+            direction.sealedCount += 1
+        } else {
+            // The window did not find the count again. A few more frames may; past that, searching
+            // costs a window of attempts per frame for nothing (wrong keys, a large loss).
+            direction.failedSearches += 1
+            if direction.failedSearches >= CaptureInspector.maxSequenceSearches {
+                direction.hasKey = false
+                direction.opener = nil
+            }
+        }
         return .failure(lastError ?? WireError(.decryptionFailed, layer: .frame, offset: 16, "no key"))
     }
 
@@ -504,6 +519,8 @@ final class DirectionState {
     var helloNonce: Bytes32?
     var sentAuth = false
     var closed = false
+    /// Sequence windows searched in vain since the count was lost.
+    var failedSearches = 0
     /// The direction's SYN is in the capture: its stream is followed from the first byte.
     var sawStart = false
 }
@@ -538,6 +555,7 @@ final class ConnectionState {
     /// Why a sealed frame on this connection could not be opened.
     var keyReason: String {
         if directions[0].helloNonce == nil, directions[1].helloNonce == nil { return "the handshake is not in the capture" }
+        if keys != nil { return "the frame count was lost in a gap and not found again" }
         return "no key log entry for this connection"
     }
 
