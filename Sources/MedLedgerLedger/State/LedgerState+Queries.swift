@@ -19,7 +19,7 @@ extension LedgerState {
         return patient
     }
 
-    private func page<T>(_ all: [T], cursor: UInt64, limit: Int) -> Page<T> {
+    private func page<C: RandomAccessCollection>(_ all: C, cursor: UInt64, limit: Int) -> Page<C.Element> where C.Index == Int {
         let size = Swift.max(1, Swift.min(limit, maxPageSize))
         let start = Int(Swift.min(cursor, UInt64(all.count)))
         let end = Swift.min(all.count, start + size)
@@ -108,7 +108,7 @@ extension LedgerState {
     public func auditEvents(of patient: Bytes32, from sequence: UInt64, limit: Int) -> ArraySlice<AuditEvent> {
         let events = audit[patient] ?? []
         let start = Int(Swift.min(sequence, UInt64(events.count)))
-        return events[start..<Swift.min(events.count, start + Swift.max(0, limit))]
+        return ArraySlice(events[start..<Swift.min(events.count, start + Swift.max(0, limit))])
     }
 
     /// Every record anchor, tombstones included, in no particular order (a node's record

@@ -203,7 +203,7 @@ extension LedgerState {
         for (patientID, patient) in patients where patient.auditCount > 0 && auditEvents[patientID] == nil {
             throw Self.bad("patient \(patientID.hex) counts \(patient.auditCount) audit events; the state holds none")
         }
-        audit = TreeDictionary(uniqueKeysWithValues: auditEvents.map { ($0.key, $0.value) })
+        audit = TreeDictionary(uniqueKeysWithValues: auditEvents.map { ($0.key, AppendOnlyList($0.value)) })
 
         var grantedByAudit = 0
         var addedByAudit = 0

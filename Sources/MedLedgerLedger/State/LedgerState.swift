@@ -59,13 +59,13 @@ public struct LedgerState: Sendable {
     var patientByKey: TreeDictionary<Bytes32, Bytes32> = [:]
     var nonces: TreeDictionary<Bytes32, UInt64> = [:]
     var consents: TreeDictionary<Bytes32, Consent> = [:]
-    var consentsByPatient: TreeDictionary<Bytes32, [Bytes32]> = [:]
+    var consentsByPatient: TreeDictionary<Bytes32, AppendOnlyList<Bytes32>> = [:]
     var records: TreeDictionary<Bytes32, RecordAnchor> = [:]
-    var recordsByPatient: TreeDictionary<Bytes32, [Bytes32]> = [:]
+    var recordsByPatient: TreeDictionary<Bytes32, AppendOnlyList<Bytes32>> = [:]
     var accesses: TreeDictionary<Bytes32, AccessRecord> = [:]
     var breakGlasses: TreeDictionary<Bytes32, BreakGlassRecord> = [:]
     var breakGlassByPractitioner: TreeDictionary<Bytes32, [Bytes32]> = [:]
-    var audit: TreeDictionary<Bytes32, [AuditEvent]> = [:]
+    var audit: TreeDictionary<Bytes32, AppendOnlyList<AuditEvent>> = [:]
     var evidence: TreeSet<Bytes32> = []
     /// The commitment: every entity above under its ``StateKey``, as canonical bytes.
     public internal(set) var tree = StateTree()
