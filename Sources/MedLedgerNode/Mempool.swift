@@ -96,7 +96,7 @@ public struct Mempool: Sendable {
         }
         let verified: VerifiedTransaction
         do {
-            verified = try VerifiedTransaction(transaction, chainID: chainID)
+            verified = try VerifiedTransaction(transaction, id: id, chainID: chainID)
             // `apply` checks every rule before it writes: a refusal leaves `pending` as it was.
             try pending.apply(verified, in: context(now: now))
         } catch {
@@ -163,8 +163,15 @@ public struct Mempool: Sendable {
     /// order. Returns the ones dropped because they no longer apply.
     @discardableResult
     public mutating func committed(_ block: Block, state: LedgerState, now: UInt64) -> [(Bytes32, LedgerError)] {
-        for transaction in block.transactions {
-            let id = Self.id(of: transaction)
+        committed(block, ids: block.transactions.map(Self.id(of:)), state: state, now: now)
+    }
+
+    /// ``committed(_:state:now:)`` with the ids of the block's transactions, in block order,
+    /// already computed.
+    @discardableResult
+    public mutating func committed(_ block: Block, ids: [Bytes32], state: LedgerState, now: UInt64) -> [(Bytes32, LedgerError)] {
+        precondition(ids.count == block.transactions.count, "one id per transaction of the block")
+        for id in ids {
             remove(id)
             remember(id)
         }

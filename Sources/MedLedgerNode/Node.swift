@@ -132,6 +132,19 @@ public final class Node: @unchecked Sendable {
     var committedTransactions: [Bytes32: UInt64] = [:]
     var committedOrder: [Bytes32] = []
     static let rememberedCommits = 100_000
+    /// Transactions admitted from a peer, waiting to be passed on (in admission order), and the
+    /// peers each was heard from meanwhile. See ``relayDelay``.
+    var relayQueue: [(id: Bytes32, due: UInt64)] = []
+    var relayQueueStart = 0
+    var relaySources: [Bytes32: Set<Ed25519.PublicKey>] = [:]
+    var relayScheduled = false
+    /// How long a transaction admitted from a peer waits before this node passes it on to its
+    /// other peers. A client's transaction goes to every peer at once; between validators, which
+    /// are all connected to each other, an immediate relay sent each transaction twice more to
+    /// every node (nine frames per transaction among four nodes instead of three). Relayed late,
+    /// and only while still pending, only to peers it was not heard from: in a healthy network the
+    /// transaction has committed by then; in a partial one it still reaches every node.
+    static let relayDelay: UInt64 = 1_000
     /// The genesis facility this node runs for (by its node key); nil for an observer.
     let facility: Facility?
     /// Record ciphertext this node holds (Protocol/CLIENT.md section 5).
@@ -403,17 +416,16 @@ public final class Node: @unchecked Sendable {
             return
         }
         lastBlock = committed
-        metrics.committed(block)
-        for transaction in block.transactions {
-            let id = Mempool.id(of: transaction)
-            if committedTransactions.updateValue(height, forKey: id) == nil { committedOrder.append(id) }
-        }
+        // Each id once (a SHA-256 of the transaction): the metrics, the commit memory and the pool.
+        let ids = block.transactions.map(Mempool.id(of:))
+        metrics.committed(block, ids: ids)
+        for id in ids where committedTransactions.updateValue(height, forKey: id) == nil { committedOrder.append(id) }
         if committedOrder.count > Self.rememberedCommits {
             let excess = committedOrder.count - Self.rememberedCommits
             for id in committedOrder.prefix(excess) { committedTransactions[id] = nil }
             committedOrder.removeFirst(excess)
         }
-        let dropped = mempool.committed(block, state: state, now: Self.now())
+        let dropped = mempool.committed(block, ids: ids, state: state, now: Self.now())
         for (id, reason) in dropped { logger.debug("dropped from the mempool", metadata: ["tx": "\(id.hex)", "reason": "\(reason)"]) }
         pendingEvidence.removeAll { state.isCommitted($0) }
         synced = synced.filter { $0.key > height }
@@ -521,16 +533,56 @@ public final class Node: @unchecked Sendable {
     }
 
     func admit(_ transaction: Transaction, from source: Ed25519.PublicKey?) -> Mempool.Admission {
-        let admission = mempool.admit(transaction, now: Self.now())
+        let now = Self.now()
+        let admission = mempool.admit(transaction, now: now)
         switch admission {
         case .added(let id):
             metrics.admitted(id)
-            _ = try? transport.broadcast(.transaction(transaction), except: source.map { [$0] } ?? [])
+            if let source {
+                relaySources[id] = [source]
+                relayQueue.append((id, now + Self.relayDelay))
+                scheduleRelay(after: Self.relayDelay)
+            } else {
+                _ = try? transport.broadcast(.transaction(transaction))
+            }
         case .rejected(_, let error): metrics.rejected(error.code.name)
         case .full: metrics.rejected("mempool_full")
-        case .duplicate: break
+        case .duplicate(let id):
+            if let source { relaySources[id]?.insert(source) }
         }
         return admission
+    }
+
+    func scheduleRelay(after milliseconds: UInt64) {
+        guard !relayScheduled else { return }
+        relayScheduled = true
+        queue.asyncAfter(deadline: .now() + .milliseconds(Int(milliseconds))) { [weak self] in self?.relayDue() }
+    }
+
+    /// Passes on the peer transactions whose ``relayDelay`` is over and that are still pending, to
+    /// every peer they were not heard from.
+    func relayDue() {
+        relayScheduled = false
+        guard !stopped else { return }
+        let now = Self.now()
+        while relayQueueStart < relayQueue.count, relayQueue[relayQueueStart].due <= now {
+            let id = relayQueue[relayQueueStart].id
+            relayQueueStart += 1
+            guard let heard = relaySources.removeValue(forKey: id), let pending = mempool.verified(id) else { continue }
+            if peerConnections.keys.contains(where: { !heard.contains($0) }) {
+                _ = try? transport.broadcast(.transaction(pending.envelope), except: heard)
+            }
+        }
+        if relayQueueStart == relayQueue.count {
+            relayQueue.removeAll(keepingCapacity: relayQueue.count <= 4_096)
+            relayQueueStart = 0
+        } else {
+            if relayQueueStart >= 4_096 {
+                relayQueue.removeFirst(relayQueueStart)
+                relayQueueStart = 0
+            }
+            scheduleRelay(after: relayQueue[relayQueueStart].due - Swift.min(now, relayQueue[relayQueueStart].due))
+        }
     }
 
     func send(_ message: Message, to key: Ed25519.PublicKey) {

@@ -124,13 +124,13 @@ final class NodeMetrics: @unchecked Sendable {
 
     /// A block committed: its latency from the start of its height, and each transaction's from
     /// its admission here.
-    func committed(_ block: Block) {
+    func committed(_ block: Block, ids: [Bytes32]) {
         let now = DispatchTime.now()
         blocksCommitted.increment()
         transactionsCommitted.increment(by: Int64(block.transactions.count))
         commitLatency.recordNanoseconds(Int64(clamping: now.uptimeNanoseconds - heightStart.uptimeNanoseconds))
-        for transaction in block.transactions {
-            if let start = admitted.removeValue(forKey: Mempool.id(of: transaction)) {
+        for id in ids {
+            if let start = admitted.removeValue(forKey: id) {
                 transactionLatency.recordNanoseconds(Int64(clamping: now.uptimeNanoseconds - start.uptimeNanoseconds))
             }
         }

@@ -131,6 +131,11 @@ public struct VerifiedTransaction: Hashable, Sendable {
 
     /// Decodes the body and verifies the envelope's signature for `chainID`.
     public init(_ envelope: Transaction, chainID: String) throws(LedgerError) {
+        try self.init(envelope, id: envelope.id, chainID: chainID)
+    }
+
+    /// The same, with the envelope's id (``Transaction/id``) already computed by the caller.
+    package init(_ envelope: Transaction, id: Bytes32, chainID: String) throws(LedgerError) {
         let body = try TransactionBody.decode(type: envelope.txType, body: envelope.body)
         guard let key = try? Ed25519.PublicKey(bytes: envelope.signer.bytes),
             let signature = try? Ed25519.Signature(bytes: envelope.signature.bytes),
@@ -140,7 +145,7 @@ public struct VerifiedTransaction: Hashable, Sendable {
         }
         self.envelope = envelope
         self.body = body
-        self.id = envelope.id
+        self.id = id
     }
 
     /// For a body whose signature was already verified elsewhere (the mempool verifies each once).
