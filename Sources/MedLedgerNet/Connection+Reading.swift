@@ -19,6 +19,7 @@ extension Connection {
                 close(.remote("eof", "the peer closed the connection"))
                 return
             }
+            lastReadAt.store(Self.now(), ordering: .relaxed)
             decoder.append(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
             processFrames()
             if count < readBuffer.count { return }

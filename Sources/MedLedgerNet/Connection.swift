@@ -43,6 +43,9 @@ final class Connection: @unchecked Sendable {
     private let admittedPeer = Mutex<PeerInfo?>(nil)
 
     var peerInfo: PeerInfo? { admittedPeer.withLock { $0 } }
+    /// When bytes last arrived (``now()`` nanoseconds); readable from any thread, so that the
+    /// transport can tell a silent connection from a live one when the same key connects again.
+    let lastReadAt = Atomic<UInt64>(0)
 
     // MARK: State owned by `queue`
 
@@ -104,6 +107,7 @@ final class Connection: @unchecked Sendable {
         stageStarted = now
         lastWriteProgress = now
         lastPingSent = now
+        lastReadAt.store(now, ordering: .relaxed)
     }
 
     deinit {

@@ -114,20 +114,28 @@ public final class Transport: Sendable {
 
     /// Registers an established connection unless its key already has one.
     ///
-    /// Two inbound connections (or two outbound) from the same key: the newer one is refused.
+    /// Two inbound connections (or two outbound) from the same key: the newer one is refused,
+    /// unless (on the peer port) nothing was read on the older one for ``TransportConfiguration/replaceSilentAfter``
+    /// (its peer vanished without closing it, and has connected again): then the newer replaces it.
     /// An inbound and an outbound one (both nodes dialled each other at once): both sides keep the
     /// connection opened by the node with the lower key, so they agree without talking.
     func admit(_ connection: Connection, _ info: PeerInfo) -> Admission {
         let slot = Slot(channel: info.channel, key: info.key)
         let ours = nodeKey
+        let silence = UInt64(configuration.replaceSilentAfter.components.seconds) * 1_000_000_000
+            + UInt64(configuration.replaceSilentAfter.components.attoseconds / 1_000_000_000)
+        var replacedSilent = false
         let result: (Admission, Connection?) = state.withLock { state in
             guard !state.isShutDown else { return (.duplicate("the transport is shutting down"), nil) }
             var replaced: Connection?
             if let existing = state.established[slot], existing !== connection {
                 let newInitiator = info.direction == .outbound ? ours : info.key
                 let oldInitiator = existing.direction == .outbound ? ours : info.key
-                guard existing.direction != info.direction,
-                    newInitiator.bytes.lexicographicallyPrecedes(oldInitiator.bytes)
+                let now = Connection.now()
+                let lastRead = existing.lastReadAt.load(ordering: .relaxed)
+                // Peer port only: a client that waits for an answer may be silent for long.
+                let silent = info.channel == .peer && now > lastRead && now - lastRead >= silence
+                guard silent || (existing.direction != info.direction && newInitiator.bytes.lexicographicallyPrecedes(oldInitiator.bytes))
                 else {
                     return (
                         .duplicate(
@@ -136,6 +144,7 @@ public final class Transport: Sendable {
                     )
                 }
                 replaced = existing
+                replacedSilent = silent
             }
             state.established[slot] = connection
             state.counters.established += 1
@@ -146,10 +155,10 @@ public final class Transport: Sendable {
             return (.accepted, replaced)
         }
         if let replaced = result.1 {
-            replaced.requestClose(
-                .local(
-                    .duplicateConnection,
-                    "both nodes dialled each other; keeping connection \(connection.id), opened by the lower key"))
+            let why = replacedSilent
+                ? "nothing read for \(configuration.replaceSilentAfter) and the peer connected again; keeping the new connection \(connection.id)"
+                : "both nodes dialled each other; keeping connection \(connection.id), opened by the lower key"
+            replaced.requestClose(.local(.duplicateConnection, why))
         }
         return result.0
     }

@@ -28,6 +28,10 @@ public struct TransportConfiguration: Sendable {
     /// Bytes waiting to be written with no progress for this long close the connection
     /// (`write_stall`): the peer does not read.
     public var writeStallTimeout: Duration = .seconds(30)
+    /// A new peer-port connection from a key that already has one replaces it when nothing has been read
+    /// on the old one for this long (the peer's machine went away without closing it, and came
+    /// back); otherwise the new one is refused as `duplicate_connection`.
+    public var replaceSilentAfter: Duration = .seconds(3)
     /// How often each connection checks its deadlines; deadlines are kept to this precision.
     public var tickInterval: Duration = .milliseconds(250)
 

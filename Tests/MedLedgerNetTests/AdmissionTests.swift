@@ -70,6 +70,31 @@ extension Loopback {
             #expect(responder.node.transport.connectedPeers().count == 1)
         }
 
+        @Test func aNewConnectionReplacesOneThatWentSilentButNotOneThatIsAlive() async throws {
+            // The peer's machine vanished without closing its connection, then came back.
+            let responder = try Responder { $0.replaceSilentAfter = .milliseconds(600) }
+            defer { responder.node.transport.shutdown() }
+            let first = try RawPeer(to: responder.address)
+            try first.handshake(key: responder.admittedKey)
+            #expect(await eventually { responder.node.events.connected.count == 1 })
+            // Alive (it sent a frame just now): a second connection is refused, the first stays.
+            try first.send(vote(1, by: responder.admittedKey.publicKey))
+            let early = try RawPeer(to: responder.address)
+            try early.handshake(key: responder.admittedKey)
+            #expect(early.readUntilClosed().disconnect?.code == DisconnectReason.duplicateConnection.rawValue)
+            #expect(await eventually { responder.refusals("duplicate_connection") == 1 })
+            // Silent past the limit: the next connection from the key replaces it.
+            try await Task.sleep(for: .milliseconds(900))
+            let second = try RawPeer(to: responder.address)
+            try second.handshake(key: responder.admittedKey)
+            let outcome = first.readUntilClosed()
+            #expect(outcome.closed && outcome.disconnect?.code == DisconnectReason.duplicateConnection.rawValue)
+            #expect(await eventually { responder.node.events.connected.count == 2 })
+            try second.send(vote(2, by: responder.admittedKey.publicKey))
+            #expect(await eventually { responder.node.events.messages.count == 2 })
+            #expect(responder.node.transport.connectedPeers().count == 1)
+        }
+
         @Test func anUnknownKeyIsRefusedOnThePeerPortButAnyKeyIsWelcomeOnTheClientPort() async throws {
             let responder = try Responder()
             defer { responder.node.transport.shutdown() }
