@@ -92,6 +92,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                // The queue of peer transactions waiting for their relay (Protocol/NODE.md 3).
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
 

@@ -122,8 +122,7 @@ public final class Transport: Sendable {
     func admit(_ connection: Connection, _ info: PeerInfo) -> Admission {
         let slot = Slot(channel: info.channel, key: info.key)
         let ours = nodeKey
-        let silence = UInt64(configuration.replaceSilentAfter.components.seconds) * 1_000_000_000
-            + UInt64(configuration.replaceSilentAfter.components.attoseconds / 1_000_000_000)
+        let silence = configuration.replaceSilentAfter.nanoseconds
         var replacedSilent = false
         let result: (Admission, Connection?) = state.withLock { state in
             guard !state.isShutDown else { return (.duplicate("the transport is shutting down"), nil) }

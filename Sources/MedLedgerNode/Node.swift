@@ -1,3 +1,4 @@
+import DequeModule
 import Dispatch
 import Logging
 import MedLedgerConsensus
@@ -132,10 +133,9 @@ public final class Node: @unchecked Sendable {
     var committedTransactions: [Bytes32: UInt64] = [:]
     var committedOrder: [Bytes32] = []
     static let rememberedCommits = 100_000
-    /// Transactions admitted from a peer, waiting to be passed on (in admission order), and the
-    /// peers each was heard from meanwhile. See ``relayDelay``.
-    var relayQueue: [(id: Bytes32, due: UInt64)] = []
-    var relayQueueStart = 0
+    /// Transactions admitted from a peer, waiting to be passed on (in admission order, so in
+    /// order of when they are due), and the peers each was heard from meanwhile. See ``relayDelay``.
+    var relayQueue: Deque<(id: Bytes32, due: UInt64)> = []
     var relaySources: [Bytes32: Set<Ed25519.PublicKey>] = [:]
     var relayScheduled = false
     /// How long a transaction admitted from a peer waits before this node passes it on to its
@@ -565,24 +565,14 @@ public final class Node: @unchecked Sendable {
         relayScheduled = false
         guard !stopped else { return }
         let now = Self.now()
-        while relayQueueStart < relayQueue.count, relayQueue[relayQueueStart].due <= now {
-            let id = relayQueue[relayQueueStart].id
-            relayQueueStart += 1
-            guard let heard = relaySources.removeValue(forKey: id), let pending = mempool.verified(id) else { continue }
+        while let next = relayQueue.first, next.due <= now {
+            relayQueue.removeFirst()
+            guard let heard = relaySources.removeValue(forKey: next.id), let pending = mempool.verified(next.id) else { continue }
             if peerConnections.keys.contains(where: { !heard.contains($0) }) {
                 _ = try? transport.broadcast(.transaction(pending.envelope), except: heard)
             }
         }
-        if relayQueueStart == relayQueue.count {
-            relayQueue.removeAll(keepingCapacity: relayQueue.count <= 4_096)
-            relayQueueStart = 0
-        } else {
-            if relayQueueStart >= 4_096 {
-                relayQueue.removeFirst(relayQueueStart)
-                relayQueueStart = 0
-            }
-            scheduleRelay(after: relayQueue[relayQueueStart].due - Swift.min(now, relayQueue[relayQueueStart].due))
-        }
+        if let next = relayQueue.first { scheduleRelay(after: next.due - now) }
     }
 
     func send(_ message: Message, to key: Ed25519.PublicKey) {
